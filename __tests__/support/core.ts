@@ -1,0 +1,17 @@
+// Boots the real @grouparoo/core 0.9.0 with this plugin injected. Import this module first in a test
+// file: the environment must be set before the spec helper (and so the core) loads.
+import path from "path";
+
+const root = path.join(__dirname, "..", "..");
+if (!process.env.TEST_CORE_DATABASE_URL) throw new Error("TEST_CORE_DATABASE_URL is not set: run the tests with `npm test`");
+process.env.DATABASE_URL = process.env.TEST_CORE_DATABASE_URL;
+process.env.REDIS_URL = "redis://mock";
+process.env.GROUPAROO_CONFIG_DIR = "false";
+process.env.GROUPAROO_DISABLE_EXPORTS = "true";
+process.env.GROUPAROO_INJECTED_PLUGINS = JSON.stringify({ "grouparoo-plugin-postgres": { path: root } });
+// the core's web server: a port of its own, not 18080 + worker id
+if (!process.env.PORT) process.env.PORT = String(20000 + Math.floor(Math.random() * 20000));
+require("@grouparoo/spec-helper/dist/lib/environment");
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+export const { helper } = require("@grouparoo/spec-helper");

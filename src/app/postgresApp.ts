@@ -1,0 +1,86 @@
+import { APP_OPTIONS, SSL_MODES, describeTls, openConnection, PostgresConnection, Logger } from "../postgres";
+import { quoteIdentifier } from "../postgres/quote";
+
+export const APP_NAME = "postgres";
+
+interface AppArgs {
+  appOptions: Record<string, unknown>;
+  connection?: unknown;
+}
+
+/**
+ * The `postgres` App: the original plugin's option keys, plus TLS modes, timeouts, application name
+ * and pool size. `connect` builds a lazy pool (the core caches it per App and process).
+ */
+export function buildPostgresApp(log: Logger) {
+  return {
+    name: APP_NAME,
+    displayName: "Postgres",
+    options: APP_OPTIONS.map(({ key, displayName, required, description, defaultValue, placeholder }) => ({
+      key,
+      displayName,
+      required,
+      description,
+      defaultValue,
+      placeholder,
+      type: key === "password" ? "password" : key === "sslmode" ? "list" : undefined,
+    })),
+    methods: {
+      async appOptions() {
+        return {
+          password: { type: "password" as const },
+          sslmode: {
+            type: "list" as const,
+            options: [...SSL_MODES],
+            descriptions: [
+              "no TLS",
+              "TLS when the server offers it, not verified (default)",
+              "TLS always, certificate NOT verified",
+              "TLS, certificate chain verified against ssl_ca",
+              "TLS, certificate chain and host name verified",
+            ],
+          },
+        };
+      },
+
+      async connect({ appOptions }: AppArgs): Promise<PostgresConnection> {
+        return openConnection(appOptions, log);
+      },
+
+      async disconnect({ connection }: AppArgs): Promise<void> {
+        if (connection instanceof PostgresConnection) await connection.close();
+      },
+
+      async test({ appOptions, connection }: AppArgs): Promise<{ success: boolean; message: string }> {
+        const owned = !(connection instanceof PostgresConnection);
+        const pg = connection instanceof PostgresConnection ? connection : openConnection(appOptions, log);
+        try {
+          const { rows } = await pg.query(
+            `SELECT current_setting('server_version') AS version, current_user AS "user",
+                    EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1) AS schema_exists`,
+            [pg.settings.schema],
+            { retry: false }
+          );
+          const { version, user, schema_exists } = rows[0];
+          if (!schema_exists) {
+            throw new Error(`App option \`schema\` is wrong: schema "${pg.settings.schema}" does not exist in database "${pg.settings.database}"`);
+          }
+          const tables = await pg.query(
+            `SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
+              ORDER BY c.relname COLLATE "C"`,
+            [pg.settings.schema]
+          );
+          const names = tables.rows.map((r) => String(r.relname));
+          const shown = names.slice(0, 10).join(", ") + (names.length > 10 ? `, ... (${names.length - 10} more)` : "");
+          return {
+            success: true,
+            message: `PostgreSQL ${version} as ${user}; schema ${quoteIdentifier(pg.settings.schema)} has ${names.length} tables and views${names.length ? `: ${shown}` : ""}; ${describeTls(pg.settings, pg.encrypted)}`,
+          };
+        } finally {
+          if (owned) await pg.close();
+        }
+      },
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import path from "path";
+import { Initializer, log } from "actionhero";
+import { buildPostgresApp } from "../app/postgresApp";
+import { postgresTableConnection } from "../connections/tableImport";
+import type { Host } from "../templates/host";
+
+const packageJSON = require("../../package.json") as { name: string };
+
+/** The core's plugin API, typed here: its own typings do not compile under strict mode and differ by era. */
+interface CorePluginApi {
+  registerPlugin(definition: unknown): void;
+  createImports(mapping: Record<string, string>, run: unknown, rows: Record<string, unknown>[]): Promise<unknown>;
+}
+
+/** Wiring only: registers the App and the connections with the core that loads this plugin. */
+export class GrouparooPluginPostgres extends Initializer {
+  constructor() {
+    super();
+    this.name = packageJSON.name;
+  }
+
+  async initialize() {
+    // resolved from this plugin's folder: the host app's core
+    const { plugin } = require("@grouparoo/core") as { plugin: CorePluginApi };
+    const host: Host = {
+      createImports: (mapping, run, rows) => plugin.createImports(mapping, run, rows),
+      log: (message, level) => log(message, level === "warning" ? "warning" : level),
+    };
+    plugin.registerPlugin({
+      name: packageJSON.name,
+      icon: `/public/${packageJSON.name}/postgres.svg`,
+      apps: [buildPostgresApp(host.log)],
+      connections: [postgresTableConnection(host)],
+    });
+  }
+}

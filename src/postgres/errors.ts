@@ -1,0 +1,91 @@
+import type { PostgresSettings } from "./settings";
+
+/** Error codes and messages that mean "the connection broke", not "the statement was wrong". */
+const CONNECTION_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+  "57P01", // admin_shutdown (pg_terminate_backend, server stopping)
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now (server starting up)
+  "08000",
+  "08003",
+  "08006",
+  "08001",
+  "08004",
+]);
+const CONNECTION_MESSAGES = [
+  /Connection terminated/i,
+  /timeout exceeded when trying to connect/i,
+  /Client has encountered a connection error/i,
+  /the database system is (starting up|shutting down|in recovery mode)/i,
+  /terminating connection/i,
+  /read ECONNRESET/i,
+  /Client was closed and is not queryable/i,
+];
+
+export function isConnectionError(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  if (e?.code && CONNECTION_CODES.has(e.code)) return true;
+  return CONNECTION_MESSAGES.some((re) => re.test(e?.message ?? ""));
+}
+
+/** Removes the password from any text that leaves the plugin. */
+export function redact(textValue: string, password: string | undefined): string {
+  let out = textValue.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, "$1*****@");
+  // short passwords would mangle ordinary words; they are also not echoed by the server
+  if (password && password.length >= 3) out = out.split(password).join("*****");
+  return out;
+}
+
+/**
+ * Turns a driver or server error into one sentence that says what went wrong and where, e.g.
+ * "password authentication failed for user "reader" (postgres at db.example.com:5432/shop)".
+ */
+export function describeError(error: unknown, settings: Pick<PostgresSettings, "host" | "port" | "database" | "user" | "password" | "connectTimeoutMs" | "sslMode">): Error {
+  const e = error as { code?: string; message?: string; position?: string; detail?: string; hint?: string };
+  const where = `${settings.host}:${settings.port}/${settings.database}`;
+  const raw = e?.message || String(error);
+  let message: string;
+  switch (e?.code) {
+    case "28P01":
+    case "28000":
+      message = `authentication failed for user "${settings.user ?? "(default)"}": check the App options \`user\` and \`password\` (${raw})`;
+      break;
+    case "3D000":
+      message = `database "${settings.database}" does not exist: check the App option \`database\``;
+      break;
+    case "ECONNREFUSED":
+      message = `nothing accepts connections at ${settings.host}:${settings.port}: check the App options \`host\` and \`port\``;
+      break;
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      message = `the host name "${settings.host}" cannot be resolved: check the App option \`host\``;
+      break;
+    case "57014":
+      message = /statement timeout/i.test(raw)
+        ? `the statement ran longer than the App's statement_timeout and was cancelled (${raw})`
+        : raw;
+      break;
+    default:
+      if (/timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(raw)) {
+        message = `no answer from ${settings.host}:${settings.port} within connect_timeout (${settings.connectTimeoutMs / 1000} s): check \`host\`, \`port\` and firewalls`;
+      } else if (/does not support SSL|server does not support SSL/i.test(raw)) {
+        message = `the server does not accept TLS connections but sslmode is ${settings.sslMode}: set sslmode to disable or prefer, or enable ssl on the server (${raw})`;
+      } else if (/no pg_hba.conf entry.*no encryption|SSL off/i.test(raw)) {
+        message = `the server requires TLS but sslmode is ${settings.sslMode}: set sslmode to require or verify-full (${raw})`;
+      } else if (/self[- ]signed|unable to verify|certificate|Hostname\/IP does not match|altnames/i.test(raw)) {
+        message = `the server's TLS certificate was rejected (sslmode=${settings.sslMode}): ${raw}. Check the App option \`ssl_ca\` and that \`host\` matches the certificate`;
+      } else {
+        message = raw;
+      }
+  }
+  const details = [e?.detail, e?.hint ? `hint: ${e.hint}` : undefined].filter(Boolean).join("; ");
+  const out = new Error(redact(`${message}${details ? ` (${details})` : ""} [postgres ${where}]`, settings.password));
+  (out as Error & { code?: string }).code = e?.code;
+  return out;
+}

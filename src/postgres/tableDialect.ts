@@ -1,0 +1,199 @@
+import {
+  MissingObjectError,
+  type ColumnInfo,
+  KeysetPage,
+  KeysetPageRequest,
+  PropertyValuesRequest,
+  Row,
+  TableDialect,
+  TableInfo,
+  Value,
+} from "../templates/dialect";
+import { filterToSql, Params } from "./filters";
+import type { PostgresConnection } from "./pool";
+import { qualifiedName, quoteIdentifier } from "./quote";
+import { arrayTypeInfo, typeInfo } from "./types";
+
+const RELATION_KINDS: Record<string, string> = {
+  r: "table",
+  p: "partitioned table",
+  v: "view",
+  m: "materialized view",
+  f: "foreign table",
+};
+
+const COLUMN_CACHE_MS = 30000;
+const POSITION_ALIAS = "__gpp_position_";
+
+/** The Postgres side of the table template: catalog reads and the SQL of pages and property values. */
+export class PostgresTableDialect implements TableDialect {
+  private readonly columnCache = new Map<string, { at: number; columns: Promise<ColumnInfo[]> }>();
+
+  constructor(private readonly connection: PostgresConnection, private readonly schema: string) {}
+
+  private relation(table: string): string {
+    return qualifiedName(this.schema, table);
+  }
+
+  async listTables(): Promise<TableInfo[]> {
+    const { rows } = await this.connection.query(
+      `SELECT c.relname AS name, c.relkind AS kind
+         FROM pg_catalog.pg_class c
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1
+          AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+          AND NOT c.relispartition
+          AND has_table_privilege(c.oid, 'SELECT')
+        ORDER BY c.relname COLLATE "C"`,
+      [this.schema]
+    );
+    return rows.map((r) => ({ name: String(r.name), kind: RELATION_KINDS[String(r.kind)] ?? String(r.kind) }));
+  }
+
+  listColumns(table: string): Promise<ColumnInfo[]> {
+    const cached = this.columnCache.get(table);
+    if (cached && Date.now() - cached.at < COLUMN_CACHE_MS) return cached.columns;
+    const columns = this.readColumns(table);
+    this.columnCache.set(table, { at: Date.now(), columns });
+    columns.catch(() => this.columnCache.delete(table));
+    return columns;
+  }
+
+  private async readColumns(table: string): Promise<ColumnInfo[]> {
+    const { rows } = await this.connection.query(
+      `SELECT c.oid IS NOT NULL AS found, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS database_type,
+              t.typname, t.typcategory, e.typname AS element_typname, e.typcategory AS element_typcategory
+         FROM (SELECT 1) AS one
+         LEFT JOIN (pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace)
+                ON n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+         LEFT JOIN pg_catalog.pg_type dt ON dt.oid = a.atttypid
+         LEFT JOIN pg_catalog.pg_type t ON t.oid = COALESCE(NULLIF(dt.typbasetype, 0), dt.oid)
+         LEFT JOIN pg_catalog.pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
+        ORDER BY a.attnum`,
+      [this.schema, table]
+    );
+    if (!rows[0]?.found) {
+      throw new MissingObjectError("table", table, `table or view "${table}" does not exist in schema "${this.schema}" (or this user may not read it)`);
+    }
+    return rows
+      .filter((r) => r.name !== null)
+      .map((r) => {
+        const isArray = r.element_typname !== null;
+        const info = isArray
+          ? arrayTypeInfo(typeInfo(String(r.element_typname), String(r.element_typcategory)))
+          : typeInfo(String(r.typname), String(r.typcategory));
+        return { name: String(r.name), databaseType: String(r.database_type), isArray, ...info };
+      });
+  }
+
+  private async columnMap(table: string): Promise<Map<string, ColumnInfo>> {
+    return new Map((await this.listColumns(table)).map((c) => [c.name, c]));
+  }
+
+  private async column(table: string, name: string, columns?: Map<string, ColumnInfo>): Promise<ColumnInfo> {
+    const map = columns ?? (await this.columnMap(table));
+    const found = map.get(name);
+    if (!found) {
+      throw new MissingObjectError("column", name, `column "${name}" does not exist in "${this.schema}"."${table}" (columns: ${[...map.keys()].join(", ")})`);
+    }
+    return found;
+  }
+
+  async sampleRows(table: string, limit: number): Promise<Row[]> {
+    await this.listColumns(table); // a clear error for a missing table
+    const { rows } = await this.connection.query(`SELECT * FROM ${this.relation(table)} LIMIT $1`, [limit]);
+    return rows;
+  }
+
+  /** The WHERE clause of a keyset walk: non-null order columns, the NULL-only columns, the position, filters. */
+  private async keysetWhere(request: Omit<KeysetPageRequest, "limit" | "select">, params: Params): Promise<string> {
+    const columns = await this.columnMap(request.table);
+    for (const name of [...request.orderBy, ...(request.whereNull ?? [])]) await this.column(request.table, name, columns);
+    const conditions: string[] = [];
+    for (const name of request.orderBy) conditions.push(`${quoteIdentifier(name)} IS NOT NULL`);
+    for (const name of request.whereNull ?? []) conditions.push(`${quoteIdentifier(name)} IS NULL`);
+    if (request.after) {
+      const left = request.orderBy.map(quoteIdentifier).join(", ");
+      const right = request.after.map((v) => params.add(v)).join(", ");
+      conditions.push(request.orderBy.length === 1 ? `${left} > ${right}` : `(${left}) > (${right})`);
+    } else if (request.atOrAfterFirst !== undefined) {
+      conditions.push(`${quoteIdentifier(request.orderBy[0])} >= ${params.add(request.atOrAfterFirst)}`);
+    }
+    for (const filter of request.filters) {
+      conditions.push(filterToSql(filter, await this.column(request.table, filter.column, columns), params));
+    }
+    return conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
+  }
+
+  async readKeysetPage(request: KeysetPageRequest): Promise<KeysetPage> {
+    const params = new Params();
+    const where = await this.keysetWhere(request, params);
+    const columns = await this.columnMap(request.table);
+    for (const name of request.select) await this.column(request.table, name, columns);
+    const select = [
+      ...request.select.map(quoteIdentifier),
+      ...request.orderBy.map((name, i) => `${quoteIdentifier(name)}::text AS ${quoteIdentifier(POSITION_ALIAS + i)}`),
+    ].join(", ");
+    const order = request.orderBy.map(quoteIdentifier).join(", ");
+    const sql = `SELECT ${select} FROM ${this.relation(request.table)} ${where} ORDER BY ${order} LIMIT ${params.add(request.limit)}`;
+    const { rows } = await this.connection.query(sql, params.values);
+    const positions = rows.map((row) => request.orderBy.map((_, i) => String(row[POSITION_ALIAS + i])));
+    const selected = rows.map((row) => {
+      const out: Row = {};
+      for (const name of request.select) out[name] = row[name];
+      return out;
+    });
+    return { rows: selected, positions };
+  }
+
+  async estimateRows(request: Omit<KeysetPageRequest, "limit" | "select">): Promise<number> {
+    const params = new Params();
+    const where = await this.keysetWhere(request, params);
+    const { rows } = await this.connection.query(`EXPLAIN (FORMAT JSON) SELECT 1 FROM ${this.relation(request.table)} ${where}`, params.values);
+    const plan = rows[0]?.["QUERY PLAN"] as unknown;
+    const parsed = (typeof plan === "string" ? JSON.parse(plan) : plan) as { Plan: { "Plan Rows": number } }[];
+    return Math.max(0, Math.round(parsed[0]?.Plan?.["Plan Rows"] ?? 0));
+  }
+
+  async propertyValues(request: PropertyValuesRequest): Promise<Map<string, Value[]>> {
+    const out = new Map<string, Value[]>();
+    if (request.keys.length === 0) return out;
+    const columns = await this.columnMap(request.table);
+    const key = await this.column(request.table, request.keyColumn, columns);
+    const column = await this.column(request.table, request.column, columns);
+    const sort = request.sortColumn ? await this.column(request.table, request.sortColumn, columns) : undefined;
+    if ((request.aggregation === "most recent value" || request.aggregation === "least recent value") && !sort) {
+      throw new Error(`the aggregation "${request.aggregation}" needs a sortColumn`);
+    }
+    const params = new Params();
+    const k = quoteIdentifier(key.name);
+    const c = quoteIdentifier(column.name);
+    const conditions = [`${k} = ANY(${params.add(request.keys)})`, `${c} IS NOT NULL`];
+    for (const filter of request.filters) conditions.push(filterToSql(filter, await this.column(request.table, filter.column, columns), params));
+    const from = `FROM ${this.relation(request.table)} WHERE ${conditions.join(" AND ")}`;
+    const keyText = `${k}::text AS "__key"`;
+    const aggregates: Record<string, string> = { average: "AVG", count: "COUNT", sum: "SUM", min: "MIN", max: "MAX" };
+
+    let sql: string;
+    if (aggregates[request.aggregation]) {
+      sql = `SELECT ${keyText}, ${aggregates[request.aggregation]}(${c}) AS "__value" ${from} GROUP BY ${k}`;
+    } else {
+      // exact, most / least recent: ordered rows, deterministic ties (the value itself breaks them)
+      const direction = request.aggregation === "most recent value" ? "DESC" : "ASC";
+      const order = [k, ...(sort ? [`${quoteIdentifier(sort.name)} ${direction} NULLS LAST`] : []), `${c}::text`].join(", ");
+      const one = !(request.aggregation === "exact" && request.isArray);
+      sql = `SELECT ${one ? `DISTINCT ON (${k}) ` : ""}${keyText}, ${c} AS "__value" ${from} ORDER BY ${order}`;
+    }
+    const { rows } = await this.connection.query(sql, params.values);
+    for (const row of rows) {
+      const keyValue = String(row.__key);
+      const values = out.get(keyValue) ?? [];
+      const value = row.__value;
+      if (Array.isArray(value)) values.push(...(value.filter((v) => v !== null) as Value[]));
+      else values.push(value as Value);
+      out.set(keyValue, values);
+    }
+    return out;
+  }
+}

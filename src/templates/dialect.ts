@@ -1,0 +1,115 @@
+/**
+ * What a database must provide for the table and query template builders. The builders know the
+ * host's contract and the paging rules; a dialect knows only its database: how to list tables and
+ * columns, quote, bind and run SQL. A MySQL or Snowflake plugin reuses the builders by writing one.
+ */
+
+/** The property types of the host (Grouparoo). */
+export type PropertyType = "boolean" | "date" | "email" | "float" | "integer" | "phoneNumber" | "string" | "url";
+
+export const FILTER_OPERATIONS = ["eq", "ne", "gt", "gte", "lt", "lte", "substring", "notSubstring", "in", "exists", "notExists"] as const;
+export type FilterOperation = (typeof FILTER_OPERATIONS)[number];
+
+export const AGGREGATION_METHODS = ["exact", "average", "count", "sum", "min", "max", "most recent value", "least recent value"] as const;
+export type AggregationMethod = (typeof AGGREGATION_METHODS)[number];
+
+export type Row = Record<string, unknown>;
+export type Value = string | number | boolean | Date;
+
+export interface TableInfo {
+  name: string;
+  /** "table", "view", "materialized view", "foreign table", "partitioned table" */
+  kind: string;
+}
+
+export interface ColumnInfo {
+  name: string;
+  /** the database's own type name, for messages */
+  databaseType: string;
+  /** the host property type this column fills best, or null when it has none */
+  propertyType: PropertyType | null;
+  /** whether values are arrays (their elements have `propertyType`) */
+  isArray: boolean;
+  /** the filter operations this column allows */
+  filterOperations: FilterOperation[];
+  /** whether the column has a total order usable as a high watermark (numbers, dates, times) */
+  canBeWatermark: boolean;
+}
+
+/** A filter on a column, checked by the builder against the column's allowed operations. */
+export interface ColumnFilter {
+  column: string;
+  op: FilterOperation;
+  /** one value, or several for `in`; absent for exists / notExists */
+  value?: unknown;
+}
+
+/** A position in a keyset walk: the text of each ordered column's value in the last row read. */
+export type KeysetPosition = string[];
+
+export interface KeysetPageRequest {
+  table: string;
+  /** the columns to return, in the database's own types (the mapped key) */
+  select: string[];
+  /** keyset order, most significant first; every column must be non-null in the rows read */
+  orderBy: string[];
+  /** rows strictly after this position; undefined = from the start */
+  after?: KeysetPosition;
+  /** rows at or after this position of `orderBy`'s first column only (a watermark without a key) */
+  atOrAfterFirst?: string;
+  /** read only rows whose these columns are NULL (the rest of `orderBy` orders them) */
+  whereNull?: string[];
+  filters: ColumnFilter[];
+  limit: number;
+}
+
+export interface KeysetPage {
+  rows: Row[];
+  /** for each row, its position (the text of its `orderBy` values), for the next page */
+  positions: KeysetPosition[];
+}
+
+export interface PropertyValuesRequest {
+  table: string;
+  /** the column that identifies a record (the source mapping's column) */
+  keyColumn: string;
+  /** key values (as text) of the records wanted */
+  keys: string[];
+  column: string;
+  aggregation: AggregationMethod;
+  sortColumn?: string;
+  filters: ColumnFilter[];
+  /** all values (array property) rather than one */
+  isArray: boolean;
+}
+
+export interface TableDialect {
+  listTables(): Promise<TableInfo[]>;
+  /** columns in table order; throws a clear error when the table does not exist */
+  listColumns(table: string): Promise<ColumnInfo[]>;
+  sampleRows(table: string, limit: number): Promise<Row[]>;
+  readKeysetPage(request: KeysetPageRequest): Promise<KeysetPage>;
+  /** a cheap estimate (planner statistics, no scan) of the rows a page walk would still read */
+  estimateRows(request: Omit<KeysetPageRequest, "limit" | "select">): Promise<number>;
+  /** values per key (as text) for one property; keys with no rows are absent */
+  propertyValues(request: PropertyValuesRequest): Promise<Map<string, Value[]>>;
+}
+
+export interface QueryDialect {
+  /** the placeholder of the n-th bound parameter (1-based), e.g. `$1` */
+  placeholder(index: number): string;
+  /** SQL that concatenates string parts (literals and placeholders) into one text value */
+  concat(parts: string[]): string;
+  /** runs one user statement, read-only, with bound parameters */
+  runUserQuery(sql: string, params: unknown[]): Promise<{ rows: Row[]; columns: string[] }>;
+  /** wraps a user statement so that it is read page by page in order of its first column */
+  pageUserQuery(sql: string, params: unknown[], after: string | undefined, limit: number): Promise<{ rows: Row[]; firstColumn: string; positions: string[] }>;
+}
+
+/** Thrown by a dialect when a table or column named by the user does not exist; builders name the option. */
+export class MissingObjectError extends Error {
+  constructor(readonly what: "table" | "column", readonly objectName: string, message: string) {
+    super(message);
+    this.name = "MissingObjectError";
+  }
+}
