@@ -173,10 +173,13 @@ export class PostgresTableDialect implements TableDialect {
     for (const filter of request.filters) conditions.push(filterToSql(filter, await this.column(request.table, filter.column, columns), params));
     const from = `FROM ${this.relation(request.table)} WHERE ${conditions.join(" AND ")}`;
     const keyText = `${k}::text AS "__key"`;
-    const aggregates: Record<string, string> = { average: "AVG", count: "COUNT", sum: "SUM", min: "MIN", max: "MAX" };
+    const aggregates: Record<string, string> = { count: "COUNT", sum: "SUM", min: "MIN", max: "MAX" };
 
     let sql: string;
-    if (aggregates[request.aggregation]) {
+    if (request.aggregation === "average") {
+      // an average is approximate by nature: a float, not numeric's 16 decimals
+      sql = `SELECT ${keyText}, AVG(${c})::double precision AS "__value" ${from} GROUP BY ${k}`;
+    } else if (aggregates[request.aggregation]) {
       sql = `SELECT ${keyText}, ${aggregates[request.aggregation]}(${c}) AS "__value" ${from} GROUP BY ${k}`;
     } else {
       // exact, most / least recent: ordered rows, deterministic ties (the value itself breaks them)
