@@ -1,3 +1,6 @@
+import fs from "fs";
+import path from "path";
+import { Client } from "pg";
 import { buildPostgresApp } from "../src/app/postgresApp";
 import { PostgresConnection, normalizePem, openConnection, parseSettings } from "../src/postgres";
 import { Authority, Certificates } from "./support/certificates";
@@ -11,6 +14,7 @@ const { startPostgres } = require("../scripts/postgres-server");
  */
 interface Server {
   url: string;
+  dataDir: string;
   host: string;
   port: number;
   user: string;
@@ -27,24 +31,61 @@ let ca: Authority;
 let otherCa: Authority;
 let tlsServer: Server;
 let plainServer: Server;
+let otherNameServer: Server;
 
 beforeAll(async () => {
   certificates = new Certificates();
   ca = certificates.authority("gpp test CA");
   otherCa = certificates.authority("gpp other CA"); // same kind of CA, but it did not sign the server
   const server = certificates.server(ca, { dns: ["localhost"] });
-  [tlsServer, plainServer] = await Promise.all([
+  const otherName = certificates.server(ca, { dns: ["db.example.test"], ip: ["127.0.0.1"] });
+  [tlsServer, plainServer, otherNameServer] = await Promise.all([
     startPostgres({
       settings: { ssl: "on", ssl_cert_file: "server.crt", ssl_key_file: "server.key" },
-      hba: ["hostssl all all 127.0.0.1/32 scram-sha-256", "hostnossl all all 127.0.0.1/32 reject"],
       files: { "server.crt": server.cert, "server.key": server.key },
     }),
     startPostgres({ settings: { ssl: "off" } }),
+    // a certificate for another name and for the IP address 127.0.0.1 (TLS offered, not required)
+    startPostgres({
+      settings: { ssl: "on", ssl_cert_file: "server.crt", ssl_key_file: "server.key" },
+      files: { "server.crt": otherName.cert, "server.key": otherName.key },
+    }),
   ]);
+  await requireTls(tlsServer);
 });
 
+/**
+ * Makes the server refuse connections without TLS. Done after the start: the harness checks that a
+ * server is up with a plain connection, which a server requiring TLS from the start would refuse.
+ */
+async function requireTls(server: Server): Promise<void> {
+  const hba = ["local all all trust", "hostssl all all 127.0.0.1/32 scram-sha-256", "hostnossl all all 127.0.0.1/32 reject"];
+  fs.writeFileSync(path.join(server.dataDir, "pg_hba.conf"), hba.join("\n") + "\n"); // keeps the file's owner
+  const admin = new Client({ connectionString: server.url, ssl: false });
+  await admin.connect();
+  try {
+    await admin.query("SELECT pg_reload_conf()");
+  } finally {
+    await admin.end();
+  }
+  // the reload is asynchronous: wait until a connection without TLS is refused
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const probe = new Client({ connectionString: server.url, ssl: false, connectionTimeoutMillis: 2000 });
+    try {
+      await probe.connect();
+      await probe.end();
+    } catch (error) {
+      if (/rejects connection.*no encryption/.test((error as Error).message)) return;
+      throw error;
+    }
+    if (Date.now() > deadline) throw new Error("the TLS server still accepts connections without TLS after reloading pg_hba.conf");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 afterAll(async () => {
-  await Promise.all([tlsServer?.stop(), plainServer?.stop()]);
+  await Promise.all([tlsServer?.stop(), plainServer?.stop(), otherNameServer?.stop()]);
   certificates?.cleanup();
 });
 
@@ -84,7 +125,7 @@ async function expectFailure(appOptions: Record<string, string>, ...patterns: Re
   if (message === undefined) throw new Error(`expected test() to fail for sslmode=${appOptions.sslmode}, but it succeeded`);
   errors.push(message);
   for (const pattern of patterns) expect(message).toMatch(pattern);
-  for (const server of [tlsServer, plainServer]) expect(message).not.toContain(server.password);
+  for (const server of [tlsServer, plainServer, otherNameServer]) expect(message).not.toContain(server.password);
   return message;
 }
 
@@ -133,6 +174,24 @@ describe("TLS against a server that requires it", () => {
         /altnames|does not match/i,
         /`host` matches the certificate/
       );
+    });
+  });
+
+  describe("verify-full and certificates for other names", () => {
+    test("a certificate made for another host name: fails, naming the mismatch", async () => {
+      await expectFailure(
+        optionsFor(otherNameServer, { sslmode: "verify-full", ssl_ca: ca.cert }),
+        /TLS certificate was rejected \(sslmode=verify-full\)/,
+        /localhost/,
+        /DNS:db\.example\.test/
+      );
+    });
+
+    test("a certificate for the IP address: verify-full to that IP connects (the IP itself is checked)", async () => {
+      const options = optionsFor(otherNameServer, { sslmode: "verify-full", ssl_ca: ca.cert, host: "127.0.0.1" });
+      const result = await testWith(options);
+      expect(result.message).toContain("TLS, certificate and host name verified");
+      expect(await serverSeesTls(options)).toBe(true);
     });
   });
 
@@ -226,6 +285,23 @@ describe("TLS against a server that requires it", () => {
     });
   });
 
+  describe("the environment", () => {
+    test("PGSSLMODE in the host's environment does not override the App's sslmode (disable and prefer's fallback)", async () => {
+      const saved = process.env.PGSSLMODE;
+      process.env.PGSSLMODE = "require";
+      try {
+        const disabled = await testWith(optionsFor(plainServer, { sslmode: "disable" }));
+        expect(disabled.message).toContain("not encrypted (sslmode=disable)");
+        const preferred = await testWith(optionsFor(plainServer, { sslmode: "prefer" }));
+        expect(preferred.message).toContain("not encrypted (the server offers no TLS)");
+        await expectFailure(tls({ sslmode: "disable" }), /the server requires TLS but sslmode is disable/);
+      } finally {
+        if (saved === undefined) delete process.env.PGSSLMODE;
+        else process.env.PGSSLMODE = saved;
+      }
+    });
+  });
+
   describe("a CA pasted into a one-line field", () => {
     test("line breaks replaced by spaces: normalizePem restores the PEM and verify-full connects", async () => {
       const oneLine = ca.cert.trim().replace(/\n/g, " ");
@@ -269,6 +345,7 @@ describe("TLS against a server that requires it", () => {
       for (const message of [...errors, ...logged]) {
         expect(message).not.toContain(tlsServer.password);
         expect(message).not.toContain(plainServer.password);
+        expect(message).not.toContain(otherNameServer.password);
         expect(message).not.toContain("wrong-password-over-tls-42");
       }
     });

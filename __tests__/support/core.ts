@@ -9,6 +9,8 @@ process.env.REDIS_URL = "redis://mock";
 process.env.GROUPAROO_CONFIG_DIR = "false";
 process.env.GROUPAROO_DISABLE_EXPORTS = "true";
 process.env.GROUPAROO_INJECTED_PLUGINS = JSON.stringify({ "grouparoo-plugin-postgres": { path: root } });
+// small batches, so that a few hundred rows make several batches (ties larger than a batch, etc.)
+if (!process.env.GROUPAROO_IMPORTS_BATCH_SIZE) process.env.GROUPAROO_IMPORTS_BATCH_SIZE = "50";
 // the core's web server: a port of its own, not 18080 + worker id
 if (!process.env.PORT) process.env.PORT = String(20000 + Math.floor(Math.random() * 20000));
 require("@grouparoo/spec-helper/dist/lib/environment");

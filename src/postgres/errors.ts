@@ -54,6 +54,11 @@ export function describeError(error: unknown, settings: Pick<PostgresSettings, "
   switch (e?.code) {
     case "28P01":
     case "28000":
+      // pg_hba.conf refusing a connection without TLS is 28000 too: that is no password problem
+      if (/pg_hba\.conf.*(no encryption|SSL off)/i.test(raw)) {
+        message = `the server requires TLS but sslmode is ${settings.sslMode}: set sslmode to require or verify-full (${raw})`;
+        break;
+      }
       message = `authentication failed for user "${settings.user ?? "(default)"}": check the App options \`user\` and \`password\` (${raw})`;
       break;
     case "3D000":

@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import { Pool, PoolClient, PoolConfig, types as pgTypes, FieldDef } from "pg";
 import { PostgresSettings, tlsOptions } from "./settings";
 import { describeError, isConnectionError, redact } from "./errors";
@@ -90,7 +91,8 @@ export class PostgresConnection {
       database: s.database,
       user: s.user,
       password: s.password ?? "",
-      ssl,
+      // false, never undefined: node-postgres reads an undefined ssl from PGSSLMODE, overriding sslmode=disable
+      ssl: ssl ?? false,
       max: s.poolSize,
       idleTimeoutMillis: 30000,
       connectionTimeoutMillis: s.connectTimeoutMs,
@@ -182,16 +184,18 @@ export class PostgresConnection {
   }
 
   /**
-   * A user's SQL: one statement only (the extended protocol refuses several), parameters bound, run in
-   * a READ ONLY transaction that is rolled back, so that not even a SET outlives it.
+   * A user's SQL: one statement only, parameters bound, run in a READ ONLY transaction that is rolled
+   * back, so that not even a SET outlives it. It runs as a named prepared statement: the extended
+   * protocol refuses several statements in one ("cannot insert multiple commands into a prepared
+   * statement"), and the same property query is parsed once per connection.
    */
   async queryUserSql(sql: string, params: unknown[] = []): Promise<QueryResult> {
+    const name = "gpp_" + createHash("sha256").update(sql).digest("hex").slice(0, 40);
     return this.withClient(async (client) => {
       await client.query("BEGIN TRANSACTION READ ONLY");
       try {
-        const result = await client.query({ text: sql, values: params, queryMode: "extended" } as never);
-        const r = result as unknown as { rows: Row[]; fields: FieldDef[] };
-        return { rows: r.rows, fields: r.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })) };
+        const r = await client.query({ name, text: sql, values: params });
+        return { rows: r.rows, fields: r.fields.map((f: FieldDef) => ({ name: f.name, dataTypeID: f.dataTypeID })) };
       } finally {
         await client.query("ROLLBACK").catch(() => {});
       }

@@ -1,3 +1,4 @@
+import { isIP } from "net";
 import type { ConnectionOptions as TlsOptions } from "tls";
 
 /**
@@ -195,7 +196,10 @@ export function tlsOptions(settings: PostgresSettings): TlsOptions | undefined {
       // the chain is checked, the host name is not (libpq's verify-ca)
       return { ...material, rejectUnauthorized: true, checkServerIdentity: () => undefined };
     case "verify-full":
-      return { ...material, rejectUnauthorized: true, servername: settings.host };
+      // the certificate is checked against `servername`, else `host`. An IP address is no TLS server name
+      // (RFC 6066, node warns DEP0123 and will ignore it), so an IP goes in `host`: without either, node
+      // would check the certificate against "localhost"
+      return { ...material, rejectUnauthorized: true, ...(isIP(settings.host) ? { host: settings.host } : { servername: settings.host }) };
   }
 }
 

@@ -1,0 +1,110 @@
+import { helper } from "./support/core";
+import { freshDatabase, sql } from "./support/db";
+import { recordsByKey, runScheduleInCore } from "./support/coreRuns";
+
+// the real @grouparoo/core 0.9.0 runs a schedule over a table with this plugin
+helper.grouparooTestServer({ truncate: true, enableTestPlugin: false });
+
+/* eslint-disable @typescript-eslint/no-var-requires */
+const core = () => require("@grouparoo/core");
+
+describe("postgres-import-table through the real core 0.9.0", () => {
+  let url: string;
+  let schedule: { id: string };
+  const USERS = 160;
+
+  beforeAll(async () => {
+    const db = await freshDatabase("gpp_core_table");
+    url = db.url;
+    await sql(
+      url,
+      `CREATE TABLE users (id int PRIMARY KEY, email text, first_name text, updated_at timestamptz);
+       INSERT INTO users SELECT i, 'u' || i || '@example.com', 'Name' || i,
+         CASE WHEN i <= 5 THEN NULL WHEN i <= 105 THEN timestamptz '2024-02-01' ELSE timestamptz '2024-01-01' + i * interval '1 minute' END
+         FROM generate_series(1, ${USERS}) i;
+       CREATE TABLE purchases (id serial PRIMARY KEY, user_id int, amount numeric(10,2), state text, created_at timestamptz);
+       INSERT INTO purchases (user_id, amount, state, created_at)
+         SELECT 1 + (i % 50), i, CASE WHEN i % 4 = 0 THEN 'refunded' ELSE 'paid' END, timestamptz '2024-01-01' + i * interval '1 hour'
+         FROM generate_series(1, 400) i;`
+    );
+
+    const { App, GrouparooModel, Source, Property, Schedule } = core();
+    const app = await App.create({ name: "warehouse", type: "postgres" });
+    await app.setOptions(db.appOptions);
+    await app.update({ state: "ready" });
+    const model = await GrouparooModel.create({ name: "Users", type: "profile" });
+
+    const users = await Source.create({ name: "users", type: "postgres-import-table", appId: app.id, modelId: model.id });
+    await users.setOptions({ table: "users" });
+    await users.bootstrapUniqueProperty({ key: "userId", type: "integer", mappedColumn: "id" });
+    await users.setMapping({ id: "userId" });
+    await users.update({ state: "ready" });
+
+    const property = async (sourceId: string, key: string, type: string, options: Record<string, string>, filters: unknown[] = []) => {
+      const p = await Property.create({ key, type, sourceId });
+      await p.setOptions(options);
+      if (filters.length) await p.setFilters(filters);
+      await p.update({ state: "ready" });
+      return p;
+    };
+    await property(users.id, "email", "email", { column: "email", aggregationMethod: "exact" });
+    await property(users.id, "firstName", "string", { column: "first_name", aggregationMethod: "exact" });
+
+    const purchases = await Source.create({ name: "purchases", type: "postgres-import-table", appId: app.id, modelId: model.id });
+    await purchases.setOptions({ table: "purchases" });
+    await purchases.setMapping({ user_id: "userId" });
+    await purchases.update({ state: "ready" });
+    await property(purchases.id, "ltv", "float", { column: "amount", aggregationMethod: "sum" });
+    await property(purchases.id, "purchaseCount", "integer", { column: "id", aggregationMethod: "count" });
+    await property(purchases.id, "lastState", "string", { column: "state", aggregationMethod: "most recent value", sortColumn: "created_at" });
+    await property(purchases.id, "refunded", "float", { column: "amount", aggregationMethod: "sum" }, [{ key: "state", op: "eq", match: "refunded" }]);
+
+    schedule = await Schedule.create({ name: "users by updated_at", sourceId: users.id, recurring: false, incremental: true });
+    await schedule.setOptions({ column: "updated_at" });
+    await schedule.update({ state: "ready" });
+  });
+
+  test("a run imports exactly the table's rows as records, with the right properties", async () => {
+    const run = await runScheduleInCore(schedule);
+    expect(run.error).toBeNull();
+    expect(run.state).toBe("complete");
+    expect(run.imports).toBe(USERS);
+    const records = await recordsByKey("userId");
+    expect(Object.keys(records)).toHaveLength(USERS);
+    expect(records["1"]).toMatchObject({ userId: 1, email: "u1@example.com", firstName: "Name1" });
+
+    const expected = await sql(
+      url,
+      `SELECT user_id, sum(amount)::float8 AS ltv, count(id)::int AS n,
+              (array_agg(state ORDER BY created_at DESC))[1] AS last_state,
+              coalesce(sum(amount) FILTER (WHERE state = 'refunded'), 0)::float8 AS refunded
+         FROM purchases GROUP BY user_id`
+    );
+    expect(expected.rows).toHaveLength(50);
+    for (const row of expected.rows) {
+      expect(records[String(row.user_id)]).toMatchObject({ ltv: row.ltv, purchaseCount: row.n, lastState: row.last_state, refunded: row.refunded });
+    }
+    // ties on the watermark (100 rows) were larger than a batch (50)
+    expect(run.batches).toBeGreaterThan(4);
+    // a user without purchases: sum and count are 0, most recent has no value
+    expect(records["140"]).toMatchObject({ ltv: 0, purchaseCount: 0, lastState: null });
+  });
+
+  test("a second run with no changes imports nothing", async () => {
+    const run = await runScheduleInCore(schedule);
+    expect(run.error).toBeNull();
+    expect(run.imports).toBe(0);
+  });
+
+  test("an update is picked up by the next run, and only it", async () => {
+    await sql(url, `UPDATE users SET first_name = 'Updated', updated_at = '2030-01-01' WHERE id IN (3, 150)`);
+    const run = await runScheduleInCore(schedule);
+    expect(run.error).toBeNull();
+    expect(run.imports).toBe(2);
+    const records = await recordsByKey("userId");
+    expect(records["3"].firstName).toBe("Updated");
+    expect(records["150"].firstName).toBe("Updated");
+    expect(records["4"].firstName).toBe("Name4");
+    expect(Object.keys(records)).toHaveLength(USERS);
+  });
+});
