@@ -11,6 +11,7 @@ const core = () => require("@grouparoo/core");
 describe("postgres-import-table through the real core 0.9.0", () => {
   let url: string;
   let schedule: { id: string };
+  let querySchedule: { id: string };
   const USERS = 160;
 
   beforeAll(async () => {
@@ -59,6 +60,14 @@ describe("postgres-import-table through the real core 0.9.0", () => {
     await property(purchases.id, "lastState", "string", { column: "state", aggregationMethod: "most recent value", sortColumn: "created_at" });
     await property(purchases.id, "refunded", "float", { column: "amount", aggregationMethod: "sum" }, [{ key: "state", op: "eq", match: "refunded" }]);
 
+    // a query source: a property computed by the user's SQL, and a schedule that imports by query
+    const query = await Source.create({ name: "queries", type: "postgres-import-query", appId: app.id, modelId: model.id });
+    await query.update({ state: "ready" });
+    await property(query.id, "paidTotal", "float", { query: "SELECT SUM(amount) FROM purchases WHERE user_id = {{{ userId }}} AND state = 'paid'" });
+    querySchedule = await Schedule.create({ name: "recent buyers", sourceId: query.id, recurring: false, incremental: false });
+    await querySchedule.setOptions({ query: "SELECT DISTINCT user_id FROM purchases WHERE user_id <= 10 ORDER BY 1 DESC", propertyId: "userId" });
+    await querySchedule.update({ state: "ready" });
+
     schedule = await Schedule.create({ name: "users by updated_at", sourceId: users.id, recurring: false, incremental: true });
     await schedule.setOptions({ column: "updated_at" });
     await schedule.update({ state: "ready" });
@@ -81,13 +90,15 @@ describe("postgres-import-table through the real core 0.9.0", () => {
          FROM purchases GROUP BY user_id`
     );
     expect(expected.rows).toHaveLength(50);
+    const paid = await sql(url, `SELECT user_id, sum(amount)::float8 AS paid FROM purchases WHERE state = 'paid' GROUP BY user_id`);
+    for (const row of paid.rows) expect(records[String(row.user_id)].paidTotal).toBe(row.paid);
     for (const row of expected.rows) {
       expect(records[String(row.user_id)]).toMatchObject({ ltv: row.ltv, purchaseCount: row.n, lastState: row.last_state, refunded: row.refunded });
     }
     // ties on the watermark (100 rows) were larger than a batch (50)
     expect(run.batches).toBeGreaterThan(4);
     // a user without purchases: sum and count are 0, most recent has no value
-    expect(records["140"]).toMatchObject({ ltv: 0, purchaseCount: 0, lastState: null });
+    expect(records["140"]).toMatchObject({ ltv: 0, purchaseCount: 0, lastState: null, paidTotal: null });
   });
 
   test("a second run with no changes imports nothing", async () => {
@@ -106,5 +117,11 @@ describe("postgres-import-table through the real core 0.9.0", () => {
     expect(records["150"].firstName).toBe("Updated");
     expect(records["4"].firstName).toBe("Name4");
     expect(Object.keys(records)).toHaveLength(USERS);
+  });
+
+  test("a schedule on the query source imports the records its query returns", async () => {
+    const run = await runScheduleInCore(querySchedule);
+    expect(run.error).toBeNull();
+    expect(run.imports).toBe(10);
   });
 });

@@ -2,6 +2,7 @@ import path from "path";
 import { Initializer, log } from "actionhero";
 import { buildPostgresApp } from "../app/postgresApp";
 import { postgresTableConnection } from "../connections/tableImport";
+import { postgresQueryConnection } from "../connections/queryImport";
 import type { Host } from "../templates/host";
 
 const packageJSON = require("../../package.json") as { name: string };
@@ -30,7 +31,7 @@ export class GrouparooPluginPostgres extends Initializer {
       name: packageJSON.name,
       icon: `/public/${packageJSON.name}/postgres.svg`,
       apps: [buildPostgresApp(host.log)],
-      connections: [postgresTableConnection(host)],
+      connections: [postgresTableConnection(host), postgresQueryConnection(host)],
     });
   }
 }

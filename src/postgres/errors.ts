@@ -92,5 +92,7 @@ export function describeError(error: unknown, settings: Pick<PostgresSettings, "
   const details = [e?.detail, e?.hint ? `hint: ${e.hint}` : undefined].filter(Boolean).join("; ");
   const out = new Error(redact(`${message}${details ? ` (${details})` : ""} [postgres ${where}]`, settings.password));
   (out as Error & { code?: string }).code = e?.code;
+  // where in the statement the server found the problem (1-based), for messages that point into a user's query
+  if (e?.position) (out as Error & { position?: string }).position = e.position;
   return out;
 }

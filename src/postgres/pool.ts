@@ -162,9 +162,11 @@ export class PostgresConnection {
         client.release();
         return result;
       } catch (error) {
-        const broken = isConnectionError(error);
+        // a session that lost its prepared statements (a user query ran DEALLOCATE ALL) is replaced
+        const staleSession = (error as { code?: string })?.code === "26000";
+        const broken = isConnectionError(error) || (staleSession && attempt === 0);
         // a client whose connection broke, or that timed out mid-statement, is destroyed, not pooled again
-        const destroy = broken || /Query read timeout/i.test((error as Error)?.message ?? "");
+        const destroy = broken || staleSession || /Query read timeout/i.test((error as Error)?.message ?? "");
         client?.release(destroy ? (error as Error) : undefined);
         if (!retry || !broken || this.closed || attempt >= RETRY_DELAYS_MS.length) {
           throw describeError(error, this.settings);

@@ -95,14 +95,24 @@ export interface TableDialect {
   propertyValues(request: PropertyValuesRequest): Promise<Map<string, Value[]>>;
 }
 
+/**
+ * Errors thrown by `runUserQuery` and `pageUserQuery` name the problem without credentials; when the
+ * database says where in the statement it is, they carry `position` (1-based, in the `sql` given).
+ */
 export interface QueryDialect {
   /** the placeholder of the n-th bound parameter (1-based), e.g. `$1` */
   placeholder(index: number): string;
-  /** SQL that concatenates string parts (literals and placeholders) into one text value */
+  /**
+   * SQL that concatenates parts into one text value. A part is a string literal as the user wrote it
+   * (`'%'`, `E'\n'`, `$$x$$`) or a placeholder; each must become text whatever its type.
+   */
   concat(parts: string[]): string;
   /** runs one user statement, read-only, with bound parameters */
   runUserQuery(sql: string, params: unknown[]): Promise<{ rows: Row[]; columns: string[] }>;
-  /** wraps a user statement so that it is read page by page in order of its first column */
+  /**
+   * wraps a user statement so that it is read page by page in order of its first column (rows whose
+   * first column is NULL are not read); `positions` is each row's position, for `after` next time
+   */
   pageUserQuery(sql: string, params: unknown[], after: string | undefined, limit: number): Promise<{ rows: Row[]; firstColumn: string; positions: string[] }>;
 }
 

@@ -1,0 +1,32 @@
+import type { Host, HostRecord, SourceMapping } from "../../src/templates/host";
+import type { Row } from "../../src/templates/dialect";
+
+/** A host that keeps what the plugin hands it: the imports it creates and the lines it logs. */
+export class FakeHost implements Host {
+  readonly imports: { mapping: SourceMapping; run: unknown; rows: Row[] }[] = [];
+  readonly logs: { message: string; level: string }[] = [];
+
+  async createImports(mapping: SourceMapping, run: unknown, rows: Row[]) {
+    this.imports.push({ mapping, run, rows: rows.map((r) => ({ ...r })) });
+    return rows;
+  }
+
+  log(message: string, level: "info" | "warning" | "error") {
+    this.logs.push({ message, level });
+  }
+
+  /** every imported row's mapped value, in import order */
+  importedValues(): unknown[] {
+    return this.imports.flatMap(({ mapping, rows }) => rows.map((r) => r[Object.keys(mapping)[0]]));
+  }
+}
+
+/** A record as the core hands it to recordProperty: properties as `{ key: { values: [...] } }`. */
+export function fakeRecord(id: string, properties: Record<string, unknown[]>, dates: { createdAt?: Date; updatedAt?: Date } = {}): HostRecord {
+  return {
+    id,
+    createdAt: dates.createdAt ?? new Date("2024-01-02T03:04:05.678Z"),
+    updatedAt: dates.updatedAt ?? new Date("2024-02-03T04:05:06.789Z"),
+    getProperties: async () => Object.fromEntries(Object.entries(properties).map(([key, values]) => [key, { values }])),
+  };
+}

@@ -1,0 +1,46 @@
+import type { QueryDialect, Value } from "../dialect";
+import { MethodArgs, OptionError } from "../host";
+import { lineAndColumn } from "./lexer";
+import { CompiledQuery, TemplateError, compileTemplate } from "./parameterize";
+
+export const QUERY = "query";
+export const PROPERTY_ID = "propertyId";
+
+export type QueryDialectFactory = (args: MethodArgs) => QueryDialect;
+
+/** Compiles a user's query; a template that cannot be bound is reported against its option. */
+export function compileOption(dialect: QueryDialect, kind: "Property" | "Schedule", template: string, what: string): CompiledQuery {
+  try {
+    return compileTemplate(template, dialect);
+  } catch (error) {
+    if (error instanceof TemplateError) throw new OptionError(kind, QUERY, `is wrong${what}: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * A statement error, said against the option: the database's message (no credentials: the dialect
+ * redacts them) and, when the database gives one, where in the user's query it is.
+ */
+export function queryFailure(kind: "Property" | "Schedule", compiled: CompiledQuery, error: unknown, what: string): Error {
+  const e = error as { message?: string; position?: unknown; code?: string };
+  let message = e?.message ?? String(error);
+  const position = Number(e?.position);
+  if (Number.isInteger(position) && position > 0) {
+    const offset = compiled.templateOffset(position - 1);
+    const near = compiled.template.slice(offset, offset + 30).split("\n")[0];
+    message += ` (at ${lineAndColumn(compiled.template, offset)} of the query, near "${near}")`;
+  }
+  const out = new OptionError(kind, QUERY, `failed${what}: ${message}`);
+  (out as OptionError & { code?: string }).code = e?.code;
+  return out;
+}
+
+/** A database value as a property value: bigints and buffers as text, composite values as JSON. */
+export function toValue(value: unknown): Value | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean" || value instanceof Date) return value;
+  if (typeof value === "bigint") return value.toString();
+  if (Buffer.isBuffer(value)) return `\\x${value.toString("hex")}`;
+  return JSON.stringify(value);
+}

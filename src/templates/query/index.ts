@@ -1,0 +1,51 @@
+import type { Host } from "../host";
+import { QueryDialectFactory } from "./context";
+import { buildQueryImportRecords } from "./importRecords";
+import { propertyOptions, scheduleOptions } from "./options";
+import { buildQueryProperties } from "./properties";
+
+export { QUERY, PROPERTY_ID } from "./context";
+export { compileTemplate, bindParameters, parameterize, lookup, MissingVariableError, TemplateError } from "./parameterize";
+export type { CompiledQuery, ParameterizedQuery, TemplateData } from "./parameterize";
+export { lexTemplate } from "./lexer";
+export { recordData, expandDate } from "./recordData";
+export type { ExpandedDate } from "./recordData";
+
+export interface QueryConnectionSpec {
+  name: string;
+  displayName: string;
+  description: string;
+  apps: string[];
+  /** the dialect that serves a call, from the App's connection and options */
+  dialect: QueryDialectFactory;
+  host: Host;
+}
+
+/**
+ * A complete query import connection for the host: properties computed by a query per record (its
+ * variables bound as parameters), and schedules that page a query whose first column names records.
+ * No source options, so no preview and no source mapping.
+ */
+export function buildQueryConnection(spec: QueryConnectionSpec) {
+  const { recordProperty, recordProperties } = buildQueryProperties(spec.dialect, spec.host, spec.name);
+  const importRecords = buildQueryImportRecords(spec.dialect, spec.host);
+  return {
+    name: spec.name,
+    displayName: spec.displayName,
+    description: spec.description,
+    direction: "import" as const,
+    apps: spec.apps,
+    // every run walks the whole query: there is no column to continue from (the core requires the flag)
+    supportIncrementalSchedule: false,
+    // the schedule's propertyId names the records' property; there is no source mapping to ask for
+    skipSourceMapping: true,
+    options: [],
+    methods: {
+      propertyOptions,
+      scheduleOptions,
+      recordProperty,
+      recordProperties,
+      importRecords,
+    },
+  };
+}
