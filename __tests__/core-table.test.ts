@@ -65,7 +65,7 @@ describe("postgres-import-table through the real core 0.9.0", () => {
     await query.update({ state: "ready" });
     await property(query.id, "paidTotal", "float", { query: "SELECT SUM(amount) FROM purchases WHERE user_id = {{{ userId }}} AND state = 'paid'" });
     querySchedule = await Schedule.create({ name: "recent buyers", sourceId: query.id, recurring: false, incremental: false });
-    await querySchedule.setOptions({ query: "SELECT DISTINCT user_id FROM purchases WHERE user_id <= 10 ORDER BY 1 DESC", propertyId: "userId" });
+    await querySchedule.setOptions({ query: "SELECT DISTINCT user_id FROM purchases WHERE user_id <= 10 ORDER BY 1 DESC", propertyId: (await Property.findOne({ where: { key: "userId" } })).id });
     await querySchedule.update({ state: "ready" });
 
     schedule = await Schedule.create({ name: "users by updated_at", sourceId: users.id, recurring: false, incremental: true });

@@ -16,4 +16,24 @@ if (!process.env.PORT) process.env.PORT = String(20000 + Math.floor(Math.random(
 require("@grouparoo/spec-helper/dist/lib/environment");
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-export const { helper } = require("@grouparoo/spec-helper");
+const specHelper = require("@grouparoo/spec-helper");
+
+/**
+ * The spec helper's server, with the core's model caches given their production lifetime: under
+ * NODE_ENV=test the core disables them, and each record property value then re-reads every property
+ * (seconds per batch of a few hundred records). The caches are invalidated on every change, as in production.
+ */
+export const helper = {
+  ...specHelper.helper,
+  grouparooTestServer(options: Record<string, unknown>) {
+    const server = specHelper.helper.grouparooTestServer(options);
+    beforeAll(() => {
+      const caches = ["appsCache", "modelsCache", "propertiesCache", "sourcesCache", "destinationsCache"];
+      for (const name of caches) {
+        const exported = require(`@grouparoo/core/dist/modules/caches/${name}`);
+        for (const cache of Object.values(exported) as { TTL?: number }[]) if (cache && typeof cache.TTL === "number") cache.TTL = 30000;
+      }
+    });
+    return server;
+  },
+};
