@@ -136,18 +136,22 @@ describe.each(ROUND_TRIPS)("%s", (template, expected) => {
   });
 });
 
-test("a batch of records (recordProperties) binds each record's own value", async () => {
+test("each record of a batch binds its own value", async () => {
   const records = HOSTILE.map((value, i) => recordFor(value, `rec_${i}`));
-  const result = await query.methods.recordProperties({
-    connection,
-    appOptions,
-    properties: [property],
-    propertyOptions: { [property.id]: { query: "SELECT id FROM people WHERE email = '{{{ email }}}'" } },
-    records,
-  });
+  const values = await Promise.all(
+    records.map((record) =>
+      query.methods.recordProperty({
+        connection,
+        appOptions,
+        property,
+        propertyOptions: { query: "SELECT id FROM people WHERE email = '{{{ email }}}'" },
+        record,
+      })
+    )
+  );
   const ids = (await sql(url, "SELECT id, email FROM people")).rows as { id: number; email: string }[];
   HOSTILE.forEach((value, i) => {
-    expect(result[`rec_${i}`][property.id]).toEqual([ids.find((r) => r.email === value)?.id]);
+    expect(values[i]).toEqual([ids.find((r) => r.email === value)?.id]);
   });
 });
 

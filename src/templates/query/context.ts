@@ -28,8 +28,8 @@ export function queryFailure(kind: "Property" | "Schedule", compiled: CompiledQu
   const position = Number(e?.position);
   if (Number.isInteger(position) && position > 0) {
     const offset = compiled.templateOffset(position - 1);
-    const near = compiled.template.slice(offset, offset + 30).split("\n")[0];
-    message += ` (at ${lineAndColumn(compiled.template, offset)} of the query, near "${near}")`;
+    // line and column only: an excerpt of the query could carry what the dialect redacted from the message
+    message += ` (at ${lineAndColumn(compiled.template, offset)} of the query)`;
   }
   const out = new OptionError(kind, QUERY, `failed${what}: ${message}`);
   (out as OptionError & { code?: string }).code = e?.code;

@@ -27,7 +27,7 @@ export interface QueryConnectionSpec {
  * No source options, so no preview and no source mapping.
  */
 export function buildQueryConnection(spec: QueryConnectionSpec) {
-  const { recordProperty, recordProperties } = buildQueryProperties(spec.dialect, spec.host, spec.name);
+  const { recordProperty } = buildQueryProperties(spec.dialect, spec.host, spec.name);
   const importRecords = buildQueryImportRecords(spec.dialect, spec.host);
   return {
     name: spec.name,
@@ -44,7 +44,6 @@ export function buildQueryConnection(spec: QueryConnectionSpec) {
       propertyOptions,
       scheduleOptions,
       recordProperty,
-      recordProperties,
       importRecords,
     },
   };

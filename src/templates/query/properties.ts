@@ -6,35 +6,12 @@ import {
   OptionError,
   Options,
   PropertyValues,
-  RecordPropertiesArgs,
   RecordPropertyArgs,
   optionText,
 } from "../host";
 import { QUERY, QueryDialectFactory, compileOption, queryFailure, toValue } from "./context";
 import { CompiledQuery, MissingVariableError, bindParameters } from "./parameterize";
 import { recordData } from "./recordData";
-
-/** Records computed at once in a batch: the pool serves them side by side, each in its own transaction. */
-const RECORDS_IN_PARALLEL = 4;
-
-async function mapLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        out[i] = await work(items[i]);
-      } catch (error) {
-        failed = true; // the batch fails: start no more
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 /** Array property: every row's first column (an array value gives its elements); scalar: the first row's. */
 function firstColumnValues(result: { rows: Row[]; columns: string[] }, property: HostProperty): PropertyValues {
@@ -67,6 +44,10 @@ function firstColumnValues(result: { rows: Row[]; columns: string[] }, property:
  * Property values from a query per record. The record's variables are bound as parameters; a record
  * that lacks one gets no value, and the log says which variable (the core also calls this when a
  * property is saved, with whatever record comes first: that must not fail).
+ *
+ * There is no batched `recordProperties`: core 0.9 fans batched results out through the source
+ * mapping, and a query source has none (its batch task fails on the empty mapping), so the core
+ * must call `recordProperty` for each record.
  */
 export function buildQueryProperties(dialectFor: QueryDialectFactory, host: Host, connectionName: string) {
   function compiledQuery(dialect: QueryDialect, property: HostProperty, options: Options | undefined): CompiledQuery {
@@ -98,20 +79,6 @@ export function buildQueryProperties(dialectFor: QueryDialectFactory, host: Host
       const dialect = dialectFor(args);
       const compiled = compiledQuery(dialect, args.property, args.propertyOptions);
       return valueFor(dialect, compiled, args.property, args.record);
-    },
-
-    async recordProperties(args: RecordPropertiesArgs): Promise<Record<string, Record<string, PropertyValues>>> {
-      const dialect = dialectFor(args);
-      const out: Record<string, Record<string, PropertyValues>> = {};
-      for (const record of args.records) out[record.id] = {};
-      for (const property of args.properties) {
-        const compiled = compiledQuery(dialect, property, args.propertyOptions[property.id]);
-        const values = await mapLimited(args.records, RECORDS_IN_PARALLEL, (record) => valueFor(dialect, compiled, property, record));
-        args.records.forEach((record, i) => {
-          out[record.id][property.id] = values[i];
-        });
-      }
-      return out;
     },
   };
 }
