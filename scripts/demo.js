@@ -120,7 +120,17 @@ async function oneRun(core, schedule, label) {
   const started = Date.now();
   const { run, batches } = await runSchedule(schedule, { onProgress: progressBar(`${label}: importing`) });
   let steps = 0;
-  const totals = await processImports(run, { onStep: () => steps++ });
+  let shown = Date.now();
+  const totals = await processImports(run, {
+    onStep: (step) => {
+      steps++;
+      // the core's own work (associating imports, storing property values) is most of a run: show it moves
+      if (Date.now() - shown > 3000) {
+        shown = Date.now();
+        process.stdout.write(`  ${label}: ${step === "associate" ? "associating imports with records" : "computing properties"} ... ${steps} batches done\n`);
+      }
+    },
+  });
   const seconds = (Date.now() - started) / 1000;
   if (totals.error) throw new Error(`the run failed: ${totals.error}`);
   return { ...totals, batches, steps, seconds };
@@ -173,6 +183,7 @@ async function main() {
     console.log(`   ${(await Source.count())} sources, ${properties.length} properties, ${schedules.length} schedule(s)`);
 
     const results = [];
+    const shownRecords = [];
     for (const schedule of schedules) {
       console.log(`4. Running schedule "${schedule.name}" ...`);
       const first = await oneRun(grouparoo.core, schedule, "run 1");
@@ -189,6 +200,7 @@ async function main() {
       for (const record of sample) {
         const simple = await record.simplifiedProperties();
         rows.push(Object.fromEntries(Object.entries(simple).map(([k, v]) => [k, format(v.length > 1 ? v.join("|") : v[0])])));
+        shownRecords.push(Object.fromEntries(Object.entries(simple).map(([k, v]) => [k, v.length > 1 ? v : v[0]])));
       }
       const columns = properties.map((p) => p.key);
       console.log(table(rows, columns));
@@ -213,6 +225,7 @@ async function main() {
       records: await GrouparooRecord.count(),
       properties: properties.length,
       runs: results.map((r) => ({ imports: r.imports, seconds: Number(r.seconds.toFixed(2)) })),
+      sample: shownRecords,
     };
     console.log(`\nSUMMARY ${JSON.stringify(summary)}`);
     console.log("7. Stopping the core and PostgreSQL ...");
@@ -222,10 +235,14 @@ async function main() {
   console.log("Done: nothing left running.");
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(`demo failed: ${error.message}`);
-    process.exit(1);
-  }
-);
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (error) => {
+      console.error(`demo failed: ${error.message}`);
+      process.exit(1);
+    }
+  );
+}
+
+module.exports = { createDataset };

@@ -1,5 +1,6 @@
-// Drives the real core's schedule runs in a test, batch by batch, as its task queue would.
+// Drives the real core's schedule runs in a test, with the same driver as the demo.
 /* eslint-disable @typescript-eslint/no-var-requires */
+const { runSchedule, processImports } = require("../../scripts/lib/core-driver");
 
 export interface CoreRunResult {
   runId: string;
@@ -10,29 +11,11 @@ export interface CoreRunResult {
   highWaterMark: Record<string, unknown>;
 }
 
-/** One run of a schedule: `schedule:run` until a batch imports nothing, then the import workflow. */
+/** One run of a schedule: `schedule:run` until a batch imports nothing, then the core's import work. */
 export async function runScheduleInCore(schedule: { id: string }): Promise<CoreRunResult> {
-  const { specHelper } = require("actionhero");
-  const { Run, Import } = require("@grouparoo/core");
-  const { ImportWorkflow } = require("@grouparoo/spec-helper/dist/lib/workflows/import");
-  const run = await Run.create({ creatorId: schedule.id, creatorType: "schedule", state: "running" });
-  let batches = 0;
-  for (;;) {
-    const count = await specHelper.runTask("schedule:run", { scheduleId: schedule.id, runId: run.id });
-    batches++;
-    await run.reload();
-    if (!count || run.state !== "running" || batches > 10000) break;
-  }
-  // each task associates one batch of imports with records
-  while ((await Import.count({ where: { creatorId: run.id, recordAssociatedAt: null } })) > 0) {
-    await specHelper.runTask("import:associateRecords", {});
-  }
-  await ImportWorkflow();
-  // the core's run tick counts the run's imports; a later run starts from the last run that imported any
-  await run.updateTotals();
-  await run.reload();
-  const imports = await Import.count({ where: { creatorId: run.id } });
-  return { runId: run.id, state: run.state, imports, batches, error: run.error, highWaterMark: run.highWaterMark };
+  const { run, batches } = await runSchedule(schedule);
+  const totals = await processImports(run);
+  return { runId: run.id, batches, ...totals };
 }
 
 /** Every record's properties as plain values: `{ <unique key value>: { key: value } }`. */
