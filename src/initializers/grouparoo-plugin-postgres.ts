@@ -1,8 +1,8 @@
-import path from "path";
 import { Initializer, log } from "actionhero";
 import { buildPostgresApp } from "../app/postgresApp";
 import { postgresTableConnection } from "../connections/tableImport";
 import { postgresQueryConnection } from "../connections/queryImport";
+import { coreEra, forProfileEra } from "../connections/profileEra";
 import type { Host } from "../templates/host";
 
 const packageJSON = require("../../package.json") as { name: string };
@@ -22,16 +22,20 @@ export class GrouparooPluginPostgres extends Initializer {
 
   async initialize() {
     // resolved from this plugin's folder: the host app's core
-    const { plugin } = require("@grouparoo/core") as { plugin: CorePluginApi };
+    const core = require("@grouparoo/core") as { plugin: CorePluginApi };
+    const { plugin } = core;
     const host: Host = {
       createImports: (mapping, run, rows) => plugin.createImports(mapping, run, rows),
       log: (message, level) => log(message, level === "warning" ? "warning" : level),
     };
+    const connections = [postgresTableConnection(host), postgresQueryConnection(host)];
+    // a profile-era core (0.5.1) gets the same connections under its names and method shapes
+    const profileEra = coreEra(core as unknown as Record<string, unknown>) === "profiles";
     plugin.registerPlugin({
       name: packageJSON.name,
       icon: `/public/${packageJSON.name}/postgres.svg`,
       apps: [buildPostgresApp(host.log)],
-      connections: [postgresTableConnection(host), postgresQueryConnection(host)],
+      connections: profileEra ? connections.map(forProfileEra) : connections,
     });
   }
 }

@@ -1,4 +1,4 @@
-import type { PostgresSettings } from "./settings";
+import { DEFAULT_OPTION_LABEL, type PostgresSettings } from "./settings";
 
 /** Error codes and messages that mean "the connection broke", not "the statement was wrong". */
 const CONNECTION_CODES = new Set([
@@ -46,7 +46,8 @@ export function redact(textValue: string, password: string | undefined): string 
  * Turns a driver or server error into one sentence that says what went wrong and where, e.g.
  * "password authentication failed for user "reader" (postgres at db.example.com:5432/shop)".
  */
-export function describeError(error: unknown, settings: Pick<PostgresSettings, "host" | "port" | "database" | "user" | "password" | "connectTimeoutMs" | "sslMode">): Error {
+export function describeError(error: unknown, settings: Pick<PostgresSettings, "host" | "port" | "database" | "user" | "password" | "connectTimeoutMs" | "sslMode" | "optionLabel">): Error {
+  const label = settings.optionLabel ?? DEFAULT_OPTION_LABEL;
   const e = error as { code?: string; message?: string; position?: string; detail?: string; hint?: string };
   const where = `${settings.host}:${settings.port}/${settings.database}`;
   const raw = e?.message || String(error);
@@ -59,17 +60,17 @@ export function describeError(error: unknown, settings: Pick<PostgresSettings, "
         message = `the server requires TLS but sslmode is ${settings.sslMode}: set sslmode to require or verify-full (${raw})`;
         break;
       }
-      message = `authentication failed for user "${settings.user ?? "(default)"}": check the App options \`user\` and \`password\` (${raw})`;
+      message = `authentication failed for user "${settings.user ?? "(default)"}": check the ${label}s \`user\` and \`password\` (${raw})`;
       break;
     case "3D000":
-      message = `database "${settings.database}" does not exist: check the App option \`database\``;
+      message = `database "${settings.database}" does not exist: check the ${label} \`database\``;
       break;
     case "ECONNREFUSED":
-      message = `nothing accepts connections at ${settings.host}:${settings.port}: check the App options \`host\` and \`port\``;
+      message = `nothing accepts connections at ${settings.host}:${settings.port}: check the ${label}s \`host\` and \`port\``;
       break;
     case "ENOTFOUND":
     case "EAI_AGAIN":
-      message = `the host name "${settings.host}" cannot be resolved: check the App option \`host\``;
+      message = `the host name "${settings.host}" cannot be resolved: check the ${label} \`host\``;
       break;
     case "57014":
       message = /statement timeout/i.test(raw)
@@ -84,7 +85,7 @@ export function describeError(error: unknown, settings: Pick<PostgresSettings, "
       } else if (/no pg_hba.conf entry.*no encryption|SSL off/i.test(raw)) {
         message = `the server requires TLS but sslmode is ${settings.sslMode}: set sslmode to require or verify-full (${raw})`;
       } else if (/self[- ]signed|unable to verify|certificate|Hostname\/IP does not match|altnames/i.test(raw)) {
-        message = `the server's TLS certificate was rejected (sslmode=${settings.sslMode}): ${raw}. Check the App option \`ssl_ca\` and that \`host\` matches the certificate`;
+        message = `the server's TLS certificate was rejected (sslmode=${settings.sslMode}): ${raw}. Check the ${label} \`ssl_ca\` and that \`host\` matches the certificate`;
       } else {
         message = raw;
       }

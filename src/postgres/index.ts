@@ -1,4 +1,3 @@
-import type { MethodArgs } from "../templates/host";
 import { PostgresConnection, Logger } from "./pool";
 import { parseSettings, PostgresSettings } from "./settings";
 import { PostgresTableDialect } from "./tableDialect";
@@ -19,7 +18,15 @@ export function openConnection(appOptions: Record<string, unknown>, log?: Logger
   return new PostgresConnection(parseSettings(appOptions), log);
 }
 
-function asConnection(args: MethodArgs): PostgresConnection {
+/**
+ * What a host hands to the dialect: the connection it opened with `openConnection`. Typed by shape,
+ * so that the dialect knows no host (the Grouparoo core's method arguments fit it, and so does any other).
+ */
+export interface WithConnection {
+  connection: unknown;
+}
+
+function asConnection(args: WithConnection): PostgresConnection {
   if (!(args.connection instanceof PostgresConnection)) {
     throw new Error("no Postgres connection was given: the App's connect method did not run");
   }
@@ -30,7 +37,7 @@ function asConnection(args: MethodArgs): PostgresConnection {
 const tableDialects = new WeakMap<PostgresConnection, PostgresTableDialect>();
 const queryDialects = new WeakMap<PostgresConnection, PostgresQueryDialect>();
 
-export function tableDialectFor(args: MethodArgs): PostgresTableDialect {
+export function tableDialectFor(args: WithConnection): PostgresTableDialect {
   const connection = asConnection(args);
   let dialect = tableDialects.get(connection);
   if (!dialect) {
@@ -40,7 +47,7 @@ export function tableDialectFor(args: MethodArgs): PostgresTableDialect {
   return dialect;
 }
 
-export function queryDialectFor(args: MethodArgs): PostgresQueryDialect {
+export function queryDialectFor(args: WithConnection): PostgresQueryDialect {
   const connection = asConnection(args);
   let dialect = queryDialects.get(connection);
   if (!dialect) {

@@ -3,6 +3,7 @@ import { Pool, PoolClient, PoolConfig, types as pgTypes, FieldDef } from "pg";
 import { PostgresSettings, tlsOptions } from "./settings";
 import { describeError, isConnectionError, redact } from "./errors";
 import { quoteIdentifier } from "./quote";
+import { BinaryCopyOut, BinaryCopySink } from "./copy";
 
 export type Row = Record<string, unknown>;
 export interface QueryResult {
@@ -202,6 +203,22 @@ export class PostgresConnection {
         await client.query("ROLLBACK").catch(() => {});
       }
     });
+  }
+
+  /**
+   * Runs a `COPY (...) TO STDOUT (FORMAT binary)` and hands each row to `sink` as it arrives; returns
+   * the number of rows. Not retried here: rows already handed over cannot be taken back, so a reader
+   * that wants a retry starts again from the last row it kept (see `isConnectionError`).
+   */
+  async copyOut(sql: string, sink: BinaryCopySink): Promise<number> {
+    return this.withClient(
+      (client) =>
+        new Promise<number>((resolve, reject) => {
+          const copy = new BinaryCopyOut(sql, sink, (error, rows) => (error ? reject(error) : resolve(rows ?? 0)));
+          (client as unknown as { query(submittable: BinaryCopyOut): void }).query(copy);
+        }),
+      false
+    );
   }
 
   async close(): Promise<void> {

@@ -26,6 +26,8 @@ export interface PostgresSettings {
   statementTimeoutMs: number;
   applicationName: string;
   poolSize: number;
+  /** how the host calls a setting in messages ("App option" by default, "spec field" for CloudQuery) */
+  optionLabel?: string;
 }
 
 export interface AppOptionDescription {
@@ -69,9 +71,12 @@ export const APP_OPTIONS: AppOptionDescription[] = [
   { key: "pool_size", displayName: "Pool size", required: false, defaultValue: String(DEFAULTS.poolSize), placeholder: String(DEFAULTS.poolSize), description: `Connections kept open per App and process (default ${DEFAULTS.poolSize}).` },
 ];
 
+/** What a host calls a setting in messages, unless it says otherwise. */
+export const DEFAULT_OPTION_LABEL = "App option";
+
 export class SettingsError extends Error {
-  constructor(option: string, problem: string) {
-    super(`App option \`${option}\` ${problem}`);
+  constructor(readonly option: string, readonly problem: string, optionLabel: string = DEFAULT_OPTION_LABEL) {
+    super(`${optionLabel} \`${option}\` ${problem}`);
     this.name = "SettingsError";
   }
 }
@@ -143,7 +148,22 @@ function sslMode(options: RawOptions, ca: string | undefined): { mode: SslMode; 
   return { mode: "prefer", legacy: false };
 }
 
-export function parseSettings(options: RawOptions): PostgresSettings {
+/**
+ * @param wording.optionLabel how the host calls a setting in messages (default "App option"): a
+ *   second host (CloudQuery's spec) reads the same keys under its own name
+ */
+export function parseSettings(options: RawOptions, wording: { optionLabel?: string } = {}): PostgresSettings {
+  const optionLabel = wording.optionLabel ?? DEFAULT_OPTION_LABEL;
+  try {
+    const settings = readSettings(options);
+    return optionLabel === DEFAULT_OPTION_LABEL ? settings : { ...settings, optionLabel };
+  } catch (error) {
+    if (error instanceof SettingsError && optionLabel !== DEFAULT_OPTION_LABEL) throw new SettingsError(error.option, error.problem, optionLabel);
+    throw error;
+  }
+}
+
+function readSettings(options: RawOptions): PostgresSettings {
   const database = text(options, "database");
   if (!database) throw new SettingsError("database", "is required (the name of the database to read from)");
   const pem = (key: string) => {

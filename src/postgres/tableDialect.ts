@@ -10,6 +10,7 @@ import {
   Value,
 } from "../templates/dialect";
 import { filterToSql, Params } from "./filters";
+import { keysetConditions } from "./keyset";
 import type { PostgresConnection } from "./pool";
 import { qualifiedName, quoteIdentifier } from "./quote";
 import { arrayTypeInfo, typeInfo } from "./types";
@@ -110,16 +111,7 @@ export class PostgresTableDialect implements TableDialect {
   private async keysetWhere(request: Omit<KeysetPageRequest, "limit" | "select">, params: Params): Promise<string> {
     const columns = await this.columnMap(request.table);
     for (const name of [...request.orderBy, ...(request.whereNull ?? [])]) await this.column(request.table, name, columns);
-    const conditions: string[] = [];
-    for (const name of request.orderBy) conditions.push(`${quoteIdentifier(name)} IS NOT NULL`);
-    for (const name of request.whereNull ?? []) conditions.push(`${quoteIdentifier(name)} IS NULL`);
-    if (request.after) {
-      const left = request.orderBy.map(quoteIdentifier).join(", ");
-      const right = request.after.map((v) => params.add(v)).join(", ");
-      conditions.push(request.orderBy.length === 1 ? `${left} > ${right}` : `(${left}) > (${right})`);
-    } else if (request.atOrAfterFirst !== undefined) {
-      conditions.push(`${quoteIdentifier(request.orderBy[0])} >= ${params.add(request.atOrAfterFirst)}`);
-    }
+    const conditions = keysetConditions(request, (value) => params.add(value));
     for (const filter of request.filters) {
       conditions.push(filterToSql(filter, await this.column(request.table, filter.column, columns), params));
     }
