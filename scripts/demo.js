@@ -10,8 +10,7 @@
 
 const path = require("path");
 const fs = require("fs");
-const net = require("net");
-const { startPostgres, createDatabase } = require("./postgres-server");
+const { startPostgres, createDatabase, freePort } = require("./postgres-server");
 const { bootCore, runSchedule, processImports } = require("./lib/core-driver");
 
 function parseArgs(argv) {
@@ -41,17 +40,6 @@ const HELP = `Usage: npm run demo -- [--users N] [--purchases N] [--changes N] [
   --changes N     users to update before the second run (default 25)
   --url URL       read YOUR database instead (nothing is created or changed there); also DEMO_SOURCE_URL
   --config DIR    the Grouparoo config folder to load (default examples/config)`;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function createDataset(url, users, purchases) {
   const { Client } = require("pg");
