@@ -152,6 +152,11 @@ describe("import runs", () => {
     }
   });
 
+  test("a non-unique mapping column: a full walk imports each key once, however the pages fall", async () => {
+    await runSchedule(m.importRecords, args("purchases", { user_id: "userId" }), { incremental: false, column: "created_at", limit: 2 });
+    expectEachOnce(importedIds(), [0, 1, 2, 3]);
+  });
+
   test("schedule filters are applied", async () => {
     await runSchedule(m.importRecords, args("users"), {
       incremental: true,

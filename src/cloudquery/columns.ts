@@ -28,8 +28,9 @@ export abstract class ColumnWriter {
   protected validity: Uint8Array;
 
   constructor(capacity: number, protected readonly losses: LossCounter) {
-    this.capacity = Math.max(8, capacity);
-    this.validity = new Uint8Array(this.capacity >> 3 || 1);
+    // a multiple of 8, so that bitmaps are whole bytes
+    this.capacity = Math.max(8, (capacity + 7) & ~7);
+    this.validity = new Uint8Array(this.capacity >> 3);
   }
 
   /** Appends one value: `buffer[start, start + length)`, or NULL when `length` is -1. */

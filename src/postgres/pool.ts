@@ -186,6 +186,14 @@ export class PostgresConnection {
     }, options.retry ?? true);
   }
 
+  /** Like `query`, with each row as an array in column order: no object per row for the pages of a walk. */
+  async queryArrays(sql: string, params: unknown[] = []): Promise<unknown[][]> {
+    return this.withClient(async (client) => {
+      const result = await client.query({ text: sql, values: params, rowMode: "array" });
+      return result.rows as unknown[][];
+    });
+  }
+
   /**
    * A user's SQL: one statement only, parameters bound, run in a READ ONLY transaction that is rolled
    * back, so that not even a SET outlives it. It runs as a named prepared statement: the extended

@@ -129,14 +129,24 @@ export class PostgresTableDialect implements TableDialect {
     ].join(", ");
     const order = request.orderBy.map(quoteIdentifier).join(", ");
     const sql = `SELECT ${select} FROM ${this.relation(request.table)} ${where} ORDER BY ${order} LIMIT ${params.add(request.limit)}`;
-    const { rows } = await this.connection.query(sql, params.values);
-    const positions = rows.map((row) => request.orderBy.map((_, i) => String(row[POSITION_ALIAS + i])));
-    const selected = rows.map((row) => {
-      const out: Row = {};
-      for (const name of request.select) out[name] = row[name];
-      return out;
-    });
-    return { rows: selected, positions };
+    const raw = await this.connection.queryArrays(sql, params.values);
+    // the selected columns come first, then the position columns (text, never NULL)
+    const width = request.select.length;
+    const depth = request.orderBy.length;
+    const rows: Row[] = new Array(raw.length);
+    const repeats: boolean[] = new Array(raw.length);
+    for (let i = 0; i < raw.length; i++) {
+      const values = raw[i];
+      const row: Row = {};
+      for (let j = 0; j < width; j++) row[request.select[j]] = values[j];
+      rows[i] = row;
+      let same = i > 0;
+      for (let j = width; same && j < width + depth; j++) same = values[j] === raw[i - 1][j];
+      repeats[i] = same;
+    }
+    const lastValues = raw[raw.length - 1];
+    const last = lastValues ? lastValues.slice(width).map(String) : undefined;
+    return { rows, last, repeats };
   }
 
   async estimateRows(request: Omit<KeysetPageRequest, "limit" | "select">): Promise<number> {

@@ -64,9 +64,12 @@ export interface KeysetPageRequest {
 }
 
 export interface KeysetPage {
+  /** the selected columns of each row */
   rows: Row[];
-  /** for each row, its position (the text of its `orderBy` values), for the next page */
-  positions: KeysetPosition[];
+  /** the position (the text of its `orderBy` values) of the last row, for the next page; undefined when empty */
+  last?: KeysetPosition;
+  /** for each row, whether its position equals the previous row's (a key repeated in a non-unique column) */
+  repeats: boolean[];
 }
 
 export interface PropertyValuesRequest {

@@ -1,4 +1,4 @@
-import { ColumnFilter, KeysetPage, KeysetPageRequest, Row } from "../dialect";
+import { ColumnFilter, KeysetPageRequest } from "../dialect";
 import { IncrementalMark, WalkState, decodeMark, decodeWalkState, encodeMark, encodeWalkState } from "../cursor";
 import { Host, ImportRecordsArgs, ImportRecordsResult, MethodArgs, OptionError, optionText } from "../host";
 import { COLUMN, DialectFactory, findColumn, mappingColumn, naming, sourceTable, TABLE, toColumnFilters } from "./context";
@@ -64,24 +64,11 @@ function phaseRequest(walk: Walk, state: WalkState): PageRequest | undefined {
 const NEXT_PHASE: Record<string, WalkState["phase"] | undefined> = { nulls: "values" };
 
 /** Moves the position past the last row of a page. */
-function advance(walk: Walk, state: WalkState, page: KeysetPage): void {
-  const last = page.positions[page.positions.length - 1];
+function advance(walk: Walk, state: WalkState, last: string[]): void {
   if (state.phase === "keys") state.after = last;
   else if (state.phase === "nulls") walk.mark.nullsKey = last[0];
   else if (last.length === 1) walk.mark = { ...walk.mark, watermark: last[0], key: undefined };
   else walk.mark = { ...walk.mark, watermark: last[0], key: last[1] };
-}
-
-/** Consecutive rows with the same position are the same import (a key repeated in a non-unique column). */
-function distinctRows(page: KeysetPage): Row[] {
-  const rows: Row[] = [];
-  let previous: string | undefined;
-  page.positions.forEach((position, i) => {
-    const id = JSON.stringify(position);
-    if (id !== previous) rows.push(page.rows[i]);
-    previous = id;
-  });
-  return rows;
 }
 
 export interface WalkArgs extends MethodArgs {
@@ -101,10 +88,11 @@ export function buildImportRecords(dialectFor: DialectFactory, host: Host) {
       const request = phaseRequest(walk, state);
       if (request) {
         const page = await dialect.readKeysetPage({ ...request, select: [walk.keyColumn], limit });
-        if (page.rows.length > 0) {
-          const rows = distinctRows(page);
+        if (page.last) {
+          // consecutive rows with the same position are the same import (a key repeated in a non-unique column)
+          const rows = page.rows.filter((_, i) => !page.repeats[i]);
           await host.createImports(args.sourceMapping ?? {}, args.run, rows);
-          advance(walk, state, page);
+          advance(walk, state, page.last);
           state.done += rows.length;
           return result(walk, state, rows.length);
         }

@@ -1,0 +1,119 @@
+import type { Schema } from "@apache-arrow/esnext-esm";
+import type { BinaryCopySink, CopyFlow } from "../postgres/copy";
+import { ColumnWriter, columnWriter, LossCounter } from "./columns";
+import type { Arrow } from "./esm";
+import type { SourceTable } from "./tables";
+
+/**
+ * Rows of one table, straight from binary COPY into Arrow columns, and out as one Arrow IPC
+ * stream per batch (schema + record batch: what a CloudQuery `insert` message carries).
+ *
+ * A COPY row holds the table's columns, then `positionColumns` more fields: the text of the keyset
+ * columns, kept for the last row only (where the next page starts).
+ */
+export interface BatchLimits {
+  rows: number;
+  bytes: number;
+}
+
+export class BatchBuilder implements BinaryCopySink {
+  rows = 0;
+  /** bytes of the rows appended since the last batch (their size on the wire) */
+  bytes = 0;
+  readonly losses: LossCounter = { unrepresentable: 0, flattenedArrays: 0 };
+  /** the COPY in progress, to pause while the client is not reading */
+  flow?: CopyFlow;
+  private readonly writers: ColumnWriter[];
+  private readonly fieldCount: number;
+  private position = Buffer.alloc(256);
+  private hasPosition = false;
+  private discarding = false;
+
+  /**
+   * @param onFull called (synchronously, inside the COPY) when the rows reach a limit: it flushes.
+   */
+  constructor(
+    private readonly arrow: Arrow,
+    private readonly schema: Schema,
+    table: SourceTable,
+    private readonly limits: BatchLimits,
+    private readonly positionColumns: number,
+    private readonly onFull: () => void
+  ) {
+    this.writers = table.columns.map(({ mapping }) => columnWriter(mapping.arrow, Math.min(limits.rows, 65536), this.losses));
+    this.fieldCount = this.writers.length + positionColumns;
+  }
+
+  start(flow: CopyFlow): void {
+    this.flow = flow;
+    this.discarding = false;
+  }
+
+  /** Drops the rest of the statement's rows (the sync was cancelled): the COPY runs to its end unread. */
+  discard(): void {
+    this.discarding = true;
+    this.flow?.resume();
+  }
+
+  row(buffer: Buffer, offset: number): void {
+    if (this.discarding) return;
+    const fields = buffer.readInt16BE(offset);
+    if (fields !== this.fieldCount) throw new Error(`a COPY row has ${fields} fields, ${this.fieldCount} were expected`);
+    let at = offset + 2;
+    const writers = this.writers;
+    for (let i = 0; i < writers.length; i++) {
+      const length = buffer.readInt32BE(at);
+      at += 4;
+      writers[i].append(buffer, at, length);
+      if (length > 0) at += length;
+    }
+    if (this.positionColumns > 0) {
+      // the driver reuses its buffers: the position is copied now, read when the page ends
+      const length = buffer.length - at;
+      if (length > this.position.length) this.position = Buffer.alloc(length * 2);
+      buffer.copy(this.position, 0, at, buffer.length);
+      this.hasPosition = true;
+    }
+    this.rows++;
+    this.bytes += buffer.length - offset;
+    if (this.rows >= this.limits.rows || this.bytes >= this.limits.bytes) this.onFull();
+  }
+
+  /** The keyset position of the last row appended (the text of each position field), if any. */
+  lastPosition(): string[] | undefined {
+    if (!this.hasPosition) return undefined;
+    const out: string[] = [];
+    let at = 0;
+    for (let i = 0; i < this.positionColumns; i++) {
+      const length = this.position.readInt32BE(at);
+      at += 4;
+      if (length < 0) throw new Error("a keyset column was NULL in a row read by key");
+      out.push(this.position.toString("utf8", at, at + length));
+      at += length;
+    }
+    return out;
+  }
+
+  /** The rows appended so far as one Arrow IPC stream; the builder is then empty. */
+  flush(): Uint8Array {
+    const arrow = this.arrow;
+    const children = this.writers.map((writer, i) => writer.data(arrow, this.schema.fields[i].type));
+    const struct = arrow.makeData({ type: new arrow.Struct(this.schema.fields), length: this.rows, nullCount: 0, children });
+    const batch = new arrow.RecordBatch(this.schema, struct);
+    const bytes = arrow.RecordBatchStreamWriter.writeAll([batch]).toUint8Array(true);
+    this.clear();
+    return bytes;
+  }
+
+  /** Drops the rows appended since the last flush (a page read again after a broken connection). */
+  clear(): void {
+    for (const writer of this.writers) writer.reset();
+    this.rows = 0;
+    this.bytes = 0;
+  }
+
+  /** Forgets the last position (a new phase of the walk starts). */
+  forgetPosition(): void {
+    this.hasPosition = false;
+  }
+}

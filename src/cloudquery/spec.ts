@@ -1,0 +1,292 @@
+import { readFileSync } from "fs";
+import { createRequire } from "module";
+import { parseSettings, PostgresSettings, SSL_MODES } from "../postgres/settings";
+
+/**
+ * The plugin's spec: the `spec:` section of a CloudQuery source config, sent by the CLI as JSON in
+ * `Init`. The connection settings are the Grouparoo App's (same keys, same parser); the rest says
+ * how to sync. Validated with the JSON schema that `GetSpecSchema` returns.
+ */
+
+export const SPEC_FIELD = "spec field";
+
+export const SPEC_DEFAULTS = {
+  host: "localhost",
+  port: 5432,
+  schemas: ["public"],
+  sslmode: "prefer",
+  connect_timeout: 10,
+  statement_timeout: 120,
+  application_name: "cq-source-postgres",
+  batch_size: 10000,
+  batch_size_bytes: 8 * 1024 * 1024,
+  concurrency: 4,
+  state_file: "cq-source-postgres-state.json",
+} as const;
+
+export const SPEC_SCHEMA = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  $id: "https://github.com/grouparoo/grouparoo-plugin-postgres/cloudquery/spec.json",
+  title: "PostgreSQL source plugin spec",
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    connection_string: {
+      type: "string",
+      minLength: 1,
+      description:
+        "libpq connection URI (postgresql://user:password@host:5432/database?sslmode=verify-full) or key=value string. Replaces host, port, database, user and password. sslrootcert, sslcert and sslkey name PEM files.",
+    },
+    host: { type: "string", minLength: 1, description: `The server's host name or IP address (default ${SPEC_DEFAULTS.host}).` },
+    port: { type: "integer", minimum: 1, maximum: 65535, description: `The server's port (default ${SPEC_DEFAULTS.port}).` },
+    database: { type: "string", minLength: 1, description: "The database to read from (required unless connection_string names it)." },
+    user: { type: "string", description: "The user to connect as (a read-only role is enough)." },
+    password: { type: "string", description: "The user's password. It never appears in an error or log line." },
+    schemas: {
+      type: "array",
+      items: { type: "string", minLength: 1 },
+      minItems: 1,
+      uniqueItems: true,
+      default: [...SPEC_DEFAULTS.schemas],
+      description: "The schemas whose tables and views are offered. With one schema tables are named as in the database; with several, `schema.table`.",
+    },
+    sslmode: { type: "string", enum: [...SSL_MODES], description: "libpq's sslmode (default prefer): disable, prefer, require, verify-ca, verify-full." },
+    ssl_ca: { type: "string", description: "PEM text of the certificate authority, for verify-ca and verify-full." },
+    ssl_cert: { type: "string", description: "PEM text of a client certificate (with ssl_key)." },
+    ssl_key: { type: "string", description: "PEM text of the client certificate's private key." },
+    connect_timeout: { type: "integer", minimum: 1, maximum: 3600, description: `Seconds to wait for a connection (default ${SPEC_DEFAULTS.connect_timeout}).` },
+    statement_timeout: {
+      type: "integer",
+      minimum: 0,
+      maximum: 86400,
+      default: SPEC_DEFAULTS.statement_timeout,
+      description: "Seconds one statement (one page of rows) may run; 0 = no limit. A relation without a key is read in one statement.",
+    },
+    application_name: { type: "string", minLength: 1, description: `Shown in pg_stat_activity (default ${SPEC_DEFAULTS.application_name}).` },
+    table_options: {
+      type: "object",
+      default: {},
+      description: "Per table (the CloudQuery table name): the incremental column, and key columns for a view or a table without a primary key.",
+      additionalProperties: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          incremental_column: {
+            type: "string",
+            minLength: 1,
+            description: "A column that grows when a row changes (number, date or timestamp). Each sync sends the rows after the last one sent.",
+          },
+          key_columns: {
+            type: "array",
+            items: { type: "string", minLength: 1 },
+            minItems: 1,
+            uniqueItems: true,
+            description: "Columns that identify a row (non-null, unique together): the keyset order of reads and the primary key sent to CloudQuery.",
+          },
+        },
+      },
+    },
+    batch_size: {
+      type: "integer",
+      minimum: 1,
+      maximum: 1000000,
+      default: SPEC_DEFAULTS.batch_size,
+      description: "Rows per Arrow record batch (one Sync message) and per keyset page read.",
+    },
+    batch_size_bytes: {
+      type: "integer",
+      minimum: 65536,
+      maximum: 64 * 1024 * 1024,
+      default: SPEC_DEFAULTS.batch_size_bytes,
+      description: "A batch is sent earlier when its rows reach this many bytes (wide rows).",
+    },
+    concurrency: { type: "integer", minimum: 1, maximum: 64, default: SPEC_DEFAULTS.concurrency, description: "Tables synced at the same time (one connection each)." },
+    state_file: {
+      type: ["string", "null"],
+      default: SPEC_DEFAULTS.state_file,
+      description: "The JSON file where incremental cursors are kept (relative to the working directory). null: keep none (incremental tables are read whole).",
+    },
+  },
+} as const;
+
+export interface TableOptions {
+  incremental_column?: string;
+  key_columns?: string[];
+}
+
+export interface Spec {
+  settings: PostgresSettings;
+  schemas: string[];
+  tableOptions: Record<string, TableOptions>;
+  batchSize: number;
+  batchSizeBytes: number;
+  concurrency: number;
+  stateFile: string | null;
+}
+
+export class SpecError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SpecError";
+  }
+}
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+type Validate = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
+
+let validator: Validate | undefined;
+
+/** ajv comes with the CloudQuery SDK: it is resolved from there, so only the CloudQuery host loads it. */
+function validate(): Validate {
+  if (!validator) {
+    const fromSdk = createRequire(require.resolve("@cloudquery/plugin-sdk-javascript/arrow"));
+    const ajvModule = fromSdk("ajv") as { default?: unknown };
+    const Ajv = (ajvModule.default ?? ajvModule) as new (options: object) => { compile(schema: object): Validate };
+    validator = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(SPEC_SCHEMA);
+  }
+  return validator;
+}
+
+function describeSchemaError(error: AjvError): string {
+  const path = error.instancePath.replace(/^\//, "").split("/").filter(Boolean).join(".");
+  const where = path ? `${SPEC_FIELD} \`${path}\`` : "the spec";
+  switch (error.keyword) {
+    case "additionalProperties": {
+      const known = path === "" ? Object.keys(SPEC_SCHEMA.properties).join(", ") : path.startsWith("table_options.") ? "incremental_column, key_columns" : "";
+      return `${where} has an unknown field \`${String(error.params.additionalProperty)}\`${known ? ` (known fields: ${known})` : ""}`;
+    }
+    case "enum":
+      return `${where} must be one of ${(error.params.allowedValues as string[]).join(", ")}`;
+    default:
+      return `${where} ${error.message ?? "is invalid"}`;
+  }
+}
+
+const CONNECTION_FIELDS = ["host", "port", "database", "user", "password"] as const;
+
+/** libpq's key=value connection string: `host=db port=5432 dbname='my db'`. */
+function parseKeywordString(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const pattern = /\s*([a-zA-Z_]+)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|([^\s']*))/gy;
+  let match: RegExpExecArray | null;
+  let consumed = 0;
+  while ((match = pattern.exec(text)) !== null) {
+    out[match[1]] = match[2] !== undefined ? match[2].replace(/\\(.)/g, "$1") : match[3];
+    consumed = pattern.lastIndex;
+  }
+  if (text.slice(consumed).trim() !== "") throw new SpecError(`${SPEC_FIELD} \`connection_string\` cannot be read near "${text.slice(consumed).trim().slice(0, 20)}"`);
+  return out;
+}
+
+const CONNECTION_PARAMETERS: Record<string, string> = {
+  host: "host",
+  port: "port",
+  dbname: "database",
+  user: "user",
+  password: "password",
+  sslmode: "sslmode",
+  application_name: "application_name",
+  connect_timeout: "connect_timeout",
+};
+const PEM_FILE_PARAMETERS: Record<string, string> = { sslrootcert: "ssl_ca", sslcert: "ssl_cert", sslkey: "ssl_key" };
+
+/** The App options a connection string stands for (same keys as the spec's own fields). */
+export function connectionStringOptions(connectionString: string): Record<string, string> {
+  let parameters: Record<string, string>;
+  if (/^postgres(ql)?:\/\//i.test(connectionString)) {
+    let url: URL;
+    try {
+      url = new URL(connectionString);
+    } catch (error) {
+      throw new SpecError(`${SPEC_FIELD} \`connection_string\` is not a valid URI`);
+    }
+    if (url.host.includes(",")) throw new SpecError(`${SPEC_FIELD} \`connection_string\` names several hosts, which this plugin does not support`);
+    parameters = {};
+    if (url.hostname) parameters.host = decodeURIComponent(url.hostname.replace(/^\[(.*)\]$/, "$1"));
+    if (url.port) parameters.port = url.port;
+    if (url.username) parameters.user = decodeURIComponent(url.username);
+    if (url.password) parameters.password = decodeURIComponent(url.password);
+    if (url.pathname.length > 1) parameters.dbname = decodeURIComponent(url.pathname.slice(1));
+    url.searchParams.forEach((value, key) => (parameters[key] = value));
+  } else {
+    parameters = parseKeywordString(connectionString);
+  }
+  const options: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parameters)) {
+    if (CONNECTION_PARAMETERS[key]) options[CONNECTION_PARAMETERS[key]] = value;
+    else if (PEM_FILE_PARAMETERS[key]) {
+      try {
+        options[PEM_FILE_PARAMETERS[key]] = readFileSync(value, "utf8");
+      } catch (error) {
+        throw new SpecError(`${SPEC_FIELD} \`connection_string\`: ${key} names a file that cannot be read (${(error as Error).message})`);
+      }
+    } else {
+      throw new SpecError(`${SPEC_FIELD} \`connection_string\`: the parameter \`${key}\` is not supported (supported: ${[...Object.keys(CONNECTION_PARAMETERS), ...Object.keys(PEM_FILE_PARAMETERS)].join(", ")})`);
+    }
+  }
+  return options;
+}
+
+/** Reads the spec JSON sent with `Init` (or `TestConnection`); every mistake names the field. */
+export function parseSpec(specJson: string | Uint8Array): Spec {
+  const text = typeof specJson === "string" ? specJson : Buffer.from(specJson).toString("utf8");
+  let raw: unknown;
+  try {
+    raw = text.trim() === "" ? {} : JSON.parse(text);
+  } catch (error) {
+    throw new SpecError(`the spec is not valid JSON: ${(error as Error).message}`);
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new SpecError("the spec must be a JSON object");
+  const check = validate();
+  if (!check(raw)) {
+    const messages = (check.errors ?? []).map(describeSchemaError);
+    throw new SpecError(`invalid spec: ${[...new Set(messages)].join("; ")}`);
+  }
+  const spec = raw as Record<string, unknown>;
+
+  let options: Record<string, unknown>;
+  if (typeof spec.connection_string === "string") {
+    const both = CONNECTION_FIELDS.filter((field) => spec[field] !== undefined);
+    if (both.length) {
+      throw new SpecError(`invalid spec: give either \`connection_string\` or ${both.map((f) => `\`${f}\``).join(", ")}, not both`);
+    }
+    options = { ...connectionStringOptions(spec.connection_string) };
+  } else {
+    options = Object.fromEntries(CONNECTION_FIELDS.filter((f) => spec[f] !== undefined).map((f) => [f, spec[f]]));
+  }
+  // the spec's own fields win over the connection string's parameters
+  for (const key of ["sslmode", "ssl_ca", "ssl_cert", "ssl_key", "application_name", "connect_timeout"]) {
+    if (spec[key] !== undefined) options[key] = spec[key];
+  }
+  if (options.database === undefined) {
+    throw new SpecError(`invalid spec: ${SPEC_FIELD} \`database\` is required (or a \`connection_string\` that names the database)`);
+  }
+  options.application_name ??= SPEC_DEFAULTS.application_name;
+  options.connect_timeout ??= SPEC_DEFAULTS.connect_timeout;
+  options.statement_timeout = spec.statement_timeout;
+  const concurrency = Number(spec.concurrency ?? SPEC_DEFAULTS.concurrency);
+  // one connection per table being read, and one for the catalog
+  options.pool_size = concurrency + 1;
+
+  let settings: PostgresSettings;
+  try {
+    settings = parseSettings(options, { optionLabel: SPEC_FIELD });
+  } catch (error) {
+    throw new SpecError(`invalid spec: ${(error as Error).message}`);
+  }
+  const tableOptions = (spec.table_options ?? {}) as Record<string, TableOptions>;
+  return {
+    settings,
+    schemas: (spec.schemas as string[]) ?? [...SPEC_DEFAULTS.schemas],
+    tableOptions,
+    batchSize: Number(spec.batch_size ?? SPEC_DEFAULTS.batch_size),
+    batchSizeBytes: Number(spec.batch_size_bytes ?? SPEC_DEFAULTS.batch_size_bytes),
+    concurrency,
+    stateFile: spec.state_file === undefined ? SPEC_DEFAULTS.state_file : (spec.state_file as string | null),
+  };
+}

@@ -1,0 +1,176 @@
+import type { ServerWritableStream } from "@grpc/grpc-js";
+import { pluginV3 } from "@cloudquery/plugin-pb-javascript";
+import type { PostgresConnection } from "../postgres/pool";
+import { loadArrow } from "./esm";
+import type { Logger } from "./logger";
+import type { Spec } from "./spec";
+import { cursorKey, CursorStore } from "./state";
+import { arrowSchema, discoverTables, encodeSchema, selectTables, shardTables, SourceTable } from "./tables";
+import { InsertOutput, syncTable } from "./tableSync";
+
+const v3 = pluginV3.cloudquery.plugin.v3;
+type SyncCall = ServerWritableStream<InstanceType<typeof v3.Sync.Request>, InstanceType<typeof v3.Sync.Response>>;
+
+/**
+ * The Sync stream as the tables see it: messages are written as they come, and a writer waits
+ * (`ready`) while the client is behind: grpc's own signal (`write` returned false, until `drain`),
+ * or more than `maxInFlightBytes` handed to grpc and not yet written to the connection.
+ */
+export class SyncOutput implements InsertOutput {
+  cancelled = false;
+  private inFlight = 0;
+  private waitingForDrain = false;
+  private waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+
+  constructor(private readonly call: SyncCall, private readonly maxInFlightBytes: number) {
+    call.on("drain", () => {
+      this.waitingForDrain = false;
+      this.wake();
+    });
+    call.on("cancelled", () => this.cancel());
+    call.on("close", () => this.cancel());
+  }
+
+  private get behind(): boolean {
+    return this.waitingForDrain || this.inFlight > this.maxInFlightBytes;
+  }
+
+  private send(message: InstanceType<typeof v3.Sync.Response>, size: number): boolean {
+    if (this.cancelled) return false;
+    this.inFlight += size;
+    const accepted = this.call.write(message, () => {
+      this.inFlight -= size;
+      this.wake();
+    });
+    if (!accepted) this.waitingForDrain = true;
+    return !this.behind;
+  }
+
+  insert(record: Uint8Array): boolean {
+    return this.send(new v3.Sync.Response({ insert: new v3.Sync.MessageInsert({ record }) }), record.byteLength);
+  }
+
+  migrateTable(table: Uint8Array): boolean {
+    return this.send(new v3.Sync.Response({ migrate_table: new v3.Sync.MessageMigrateTable({ table }) }), table.byteLength);
+  }
+
+  error(tableName: string, message: string): boolean {
+    return this.send(new v3.Sync.Response({ error: new v3.Sync.MessageError({ table_name: tableName, error: message }) }), message.length);
+  }
+
+  ready(): Promise<void> {
+    if (this.cancelled) return Promise.reject(new Error("the sync was cancelled"));
+    if (!this.behind) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  private wake(): void {
+    if (this.behind || this.waiters.length === 0) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter.resolve();
+  }
+
+  private cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter.reject(new Error("the sync was cancelled"));
+  }
+}
+
+export interface SyncRequest {
+  tables: string[];
+  skipTables: string[];
+  shard?: { num: number; total: number };
+  /** the CLI understands `error` messages (else a failed table fails the whole Sync) */
+  withErrorMessages: boolean;
+  /** `Sync.backend.table_name`: a namespace for the cursors of this source */
+  backendTableName: string;
+}
+
+export interface SyncSession {
+  spec: Spec;
+  connection: PostgresConnection;
+  store: CursorStore;
+  logger: Logger;
+}
+
+/** Runs `work` over `items`, at most `limit` at a time. */
+async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]);
+  });
+  await Promise.all(workers);
+}
+
+/** Streams a Sync: `migrate_table` for every table, then each table's batches, tables side by side. */
+export async function runSync(session: SyncSession, request: SyncRequest, call: SyncCall): Promise<void> {
+  const { spec, connection, logger } = session;
+  const output = new SyncOutput(call, Math.max(2 * spec.batchSizeBytes, 4 * 1024 * 1024));
+  const arrow = await loadArrow();
+  const tables: SourceTable[] = shardTables(selectTables(await discoverTables(connection, spec), request.tables, request.skipTables), request.shard);
+  const schemas = new Map(tables.map((table) => [table, arrowSchema(arrow, table)]));
+  logger.info("sync started", { tables: tables.length, concurrency: spec.concurrency, state: session.store.description });
+  const started = Date.now();
+
+  for (const table of tables) output.migrateTable(encodeSchema(arrow, schemas.get(table)!));
+  await output.ready();
+
+  const failures: { table: string; message: string }[] = [];
+  let totalRows = 0;
+  await eachLimited(tables, spec.concurrency, async (table) => {
+    if (output.cancelled) return;
+    const tableStarted = Date.now();
+    try {
+      const result = await syncTable(
+        {
+          arrow,
+          connection,
+          store: session.store,
+          cursorKey: cursorKey({
+            namespace: request.backendTableName,
+            host: spec.settings.host,
+            port: spec.settings.port,
+            database: spec.settings.database,
+            schema: table.relation.schema,
+            table: table.relation.name,
+          }),
+          batchRows: spec.batchSize,
+          batchBytes: spec.batchSizeBytes,
+          output,
+          logger,
+        },
+        table,
+        schemas.get(table)!
+      );
+      totalRows += result.rows;
+      const seconds = (Date.now() - tableStarted) / 1000;
+      logger.info("table synced", { table: table.name, rows: result.rows, batches: result.batches, seconds, incremental: Boolean(table.incrementalColumn) });
+      if (result.unrepresentable) {
+        logger.warn("values with no Arrow representation (±infinity dates or timestamps, NaN decimals) were sent as NULL", { table: table.name, values: result.unrepresentable });
+      }
+      if (result.flattenedArrays) {
+        logger.warn("multidimensional arrays were sent flattened into one list", { table: table.name, values: result.flattenedArrays });
+      }
+    } catch (error) {
+      if (output.cancelled) return;
+      const message = (error as Error).message || String(error);
+      failures.push({ table: table.name, message });
+      logger.error("table failed", { table: table.name, error: message });
+      if (request.withErrorMessages) output.error(table.name, message);
+    }
+  });
+
+  if (output.cancelled) {
+    logger.warn("sync cancelled by the client", { rows: totalRows });
+    return;
+  }
+  await output.ready().catch(() => {});
+  logger.info("sync finished", { rows: totalRows, failed_tables: failures.length, seconds: (Date.now() - started) / 1000 });
+  if (failures.length && !request.withErrorMessages) {
+    throw new Error(`${failures.length} table(s) failed: ${failures.map((f) => `${f.table}: ${f.message}`).join("; ")}`);
+  }
+}

@@ -1,0 +1,169 @@
+import type { Schema } from "@apache-arrow/esnext-esm";
+import { isConnectionError } from "../postgres/errors";
+import { keysetConditions } from "../postgres/keyset";
+import type { PostgresConnection } from "../postgres/pool";
+import { quoteIdentifier, quoteLiteral } from "../postgres/quote";
+import { BatchBuilder } from "./batch";
+import type { Arrow } from "./esm";
+import type { Logger } from "./logger";
+import type { Cursor, CursorStore } from "./state";
+import type { SourceTable } from "./tables";
+
+/**
+ * One table's rows, read in keyset pages by binary COPY and sent as Arrow record batches:
+ * - a table with a key (primary key, a not-null unique key, or the spec's key_columns) is walked
+ *   by key, a page of `batch_size` rows per statement;
+ * - an incremental table is walked in two phases, as the Grouparoo table source does: first the
+ *   rows whose incremental column is NULL, by key, after the last such key sent; then the rest by
+ *   (incremental column, key) after the last pair sent. Ties on the incremental value, however
+ *   many, are walked by key. The cursor is saved when the table has been sent whole;
+ * - a relation without any key (most views) is read by one COPY, paused while the client is behind.
+ * Memory stays bounded: one batch is built while the client reads, and a read waits for the client.
+ */
+
+export interface InsertOutput {
+  /** sends one `insert` message; false when the client is behind (wait for `ready()`) */
+  insert(record: Uint8Array): boolean;
+  /** resolves when the client has caught up; rejects when the sync was cancelled */
+  ready(): Promise<void>;
+  readonly cancelled: boolean;
+}
+
+export interface TableSyncContext {
+  arrow: Arrow;
+  connection: PostgresConnection;
+  store: CursorStore;
+  cursorKey: string;
+  batchRows: number;
+  batchBytes: number;
+  output: InsertOutput;
+  logger: Logger;
+}
+
+export interface TableSyncResult {
+  rows: number;
+  batches: number;
+  /** values sent as NULL because Arrow cannot hold them (±infinity, NaN) */
+  unrepresentable: number;
+  flattenedArrays: number;
+}
+
+interface Phase {
+  name: "all" | "keys" | "nulls" | "values";
+  orderBy: string[];
+  whereNull?: string[];
+  after?: string[];
+}
+
+const RETRY_DELAYS_MS = [200, 500, 1000, 2000, 4000];
+const SOURCE_ALIAS = quoteIdentifier("__cq_source");
+const POSITION_ALIAS = "__cq_position_";
+
+function copySql(table: SourceTable, phase: Phase, after: string[] | undefined, limit: number): string {
+  const selects = table.columns.map((c) => c.mapping.select);
+  if (phase.name === "all") return `COPY (SELECT ${selects.join(", ") || ""} FROM ${table.sql}) TO STDOUT (FORMAT binary)`;
+  const positions = phase.orderBy.map((name, i) => `${quoteIdentifier(name)}::text AS ${quoteIdentifier(`${POSITION_ALIAS}${i}`)}`);
+  const conditions = keysetConditions({ orderBy: phase.orderBy, whereNull: phase.whereNull, after }, quoteLiteral);
+  // ORDER BY names the relation's columns, not the output's (a column sent as text has the same name)
+  const order = phase.orderBy.map((name) => `${SOURCE_ALIAS}.${quoteIdentifier(name)}`).join(", ");
+  return (
+    `COPY (SELECT ${[...selects, ...positions].join(", ")} FROM ${table.sql} AS ${SOURCE_ALIAS}` +
+    ` WHERE ${conditions.join(" AND ")} ORDER BY ${order} LIMIT ${limit}) TO STDOUT (FORMAT binary)`
+  );
+}
+
+function samePath(a: string[] | undefined, b: string[]): boolean {
+  return Array.isArray(a) && a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** The phases of a table's walk, resumed from its saved cursor. */
+function plan(table: SourceTable, cursor: Cursor | undefined): Phase[] {
+  if (table.key.length === 0) return [{ name: "all", orderBy: [] }];
+  const column = table.incrementalColumn;
+  if (!column) return [{ name: "keys", orderBy: table.key }];
+  const rest = table.key.filter((k) => k !== column);
+  const valuesOrder = [column, ...rest];
+  const phases: Phase[] = [];
+  if (rest.length === table.key.length) {
+    phases.push({ name: "nulls", orderBy: table.key, whereNull: [column], after: cursor?.nullsAfter?.length === table.key.length ? cursor.nullsAfter : undefined });
+  }
+  phases.push({ name: "values", orderBy: valuesOrder, after: cursor?.after?.length === valuesOrder.length ? cursor.after : undefined });
+  return phases;
+}
+
+export async function syncTable(context: TableSyncContext, table: SourceTable, schema: Schema): Promise<TableSyncResult> {
+  const { arrow, connection, output, logger } = context;
+  let cursor: Cursor | undefined;
+  if (table.incrementalColumn) {
+    cursor = await context.store.get(context.cursorKey);
+    if (cursor && (cursor.column !== table.incrementalColumn || !samePath(cursor.key, table.key))) {
+      logger.info("the saved cursor belongs to another incremental column or key: the table is read from the start", { table: table.name, saved_column: cursor.column });
+      cursor = undefined;
+    }
+  }
+  const phases = plan(table, cursor);
+  const result: TableSyncResult = { rows: 0, batches: 0, unrepresentable: 0, flattenedArrays: 0 };
+  // where the last batch sent ends (a page read again after a broken connection starts there)
+  let sentPosition: string[] | undefined;
+  let sentThisStatement = 0;
+
+  const send = (builder: BatchBuilder) => {
+    const rows = builder.rows;
+    const record = builder.flush();
+    sentPosition = builder.lastPosition() ?? sentPosition;
+    sentThisStatement++;
+    result.rows += rows;
+    result.batches++;
+    if (!output.insert(record)) {
+      // the client is behind: stop reading until it has caught up
+      builder.flow?.pause();
+      output.ready().then(
+        () => builder.flow?.resume(),
+        () => builder.discard()
+      );
+    }
+  };
+
+  for (const phase of phases) {
+    const builder: BatchBuilder = new BatchBuilder(arrow, schema, table, { rows: context.batchRows, bytes: context.batchBytes }, phase.orderBy.length, () => send(builder));
+    sentPosition = phase.after;
+    for (;;) {
+      await output.ready();
+      let rows: number;
+      for (let attempt = 0; ; attempt++) {
+        sentThisStatement = 0;
+        try {
+          rows = await connection.copyOut(copySql(table, phase, sentPosition, context.batchRows), builder);
+          break;
+        } catch (error) {
+          if (output.cancelled) throw new Error("the sync was cancelled");
+          // a relation read in one statement cannot resume once rows of it were sent
+          const resumable = phase.name !== "all" || sentThisStatement === 0;
+          if (!isConnectionError(error) || !resumable || attempt >= RETRY_DELAYS_MS.length) throw error;
+          builder.clear();
+          logger.warn("the connection was lost during a read: reading again from the last row sent", { table: table.name, attempt: attempt + 2, error: (error as Error).message });
+          await new Promise((resolve) => setTimeout(resolve, RETRY_DELAYS_MS[attempt]));
+        }
+      }
+      if (output.cancelled) throw new Error("the sync was cancelled");
+      if (builder.rows > 0) send(builder);
+      phase.after = sentPosition;
+      if (phase.name === "all" || rows < context.batchRows) break;
+    }
+    result.unrepresentable += builder.losses.unrepresentable;
+    result.flattenedArrays += builder.losses.flattenedArrays;
+  }
+  await output.ready();
+
+  if (table.incrementalColumn) {
+    const nulls = phases.find((p) => p.name === "nulls");
+    const values = phases.find((p) => p.name === "values");
+    await context.store.set(context.cursorKey, {
+      column: table.incrementalColumn,
+      key: table.key,
+      ...(values?.after ? { after: values.after } : {}),
+      ...(nulls?.after ? { nullsAfter: nulls.after } : {}),
+    });
+  }
+  return result;
+}

@@ -1,0 +1,194 @@
+import type { DataType, Field, Schema } from "@apache-arrow/esnext-esm";
+import { CatalogColumn, CatalogRelation, describeRelations } from "../postgres/catalog";
+import type { PostgresConnection } from "../postgres/pool";
+import { qualifiedName } from "../postgres/quote";
+import { typeInfo } from "../postgres/types";
+import type { Arrow } from "./esm";
+import type { Spec } from "./spec";
+import { ArrowKind, ColumnMapping, columnMapping } from "./types";
+
+/** A table as this plugin syncs it: a relation of the database, its CloudQuery name, its key and options. */
+export interface SourceTable {
+  /** the CloudQuery table name: the relation's name, or `schema.name` when several schemas are synced */
+  name: string;
+  relation: CatalogRelation;
+  /** `"schema"."name"` */
+  sql: string;
+  columns: { column: CatalogColumn; mapping: ColumnMapping }[];
+  /** the primary key sent to CloudQuery: the table's own, or the spec's key_columns */
+  primaryKey: string[];
+  /** the columns of keyset reads (the primary key, a not-null unique key, or key_columns); empty: read in one statement */
+  key: string[];
+  incrementalColumn?: string;
+}
+
+export class TableSelectionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TableSelectionError";
+  }
+}
+
+function cloudQueryName(relation: CatalogRelation, schemas: string[]): string {
+  return schemas.length === 1 ? relation.name : `${relation.schema}.${relation.name}`;
+}
+
+/**
+ * The tables of the spec's schemas, with the spec's table options checked against the catalog
+ * (an option naming a table or a column that does not exist is an error, not a silent no-op).
+ */
+export async function discoverTables(connection: PostgresConnection, spec: Spec): Promise<SourceTable[]> {
+  const relations = await describeRelations(connection, spec.schemas);
+  const tables = relations.map((relation) => buildTable(relation, spec));
+  const names = new Set(tables.map((t) => t.name));
+  for (const name of Object.keys(spec.tableOptions)) {
+    if (!names.has(name)) {
+      throw new TableSelectionError(
+        `spec field \`table_options\` names the table "${name}", which is not a readable table or view of schema${spec.schemas.length > 1 ? "s" : ""} ${spec.schemas.join(", ")}`
+      );
+    }
+  }
+  return tables;
+}
+
+function buildTable(relation: CatalogRelation, spec: Spec): SourceTable {
+  const name = cloudQueryName(relation, spec.schemas);
+  const options = spec.tableOptions[name] ?? {};
+  const where = `table_options.${name}`;
+  const column = (columnName: string, field: string) => {
+    const found = relation.columns.find((c) => c.name === columnName);
+    if (!found) {
+      throw new TableSelectionError(`spec field \`${where}.${field}\` names the column "${columnName}", which "${name}" does not have (columns: ${relation.columns.map((c) => c.name).join(", ")})`);
+    }
+    return found;
+  };
+  for (const keyColumn of options.key_columns ?? []) column(keyColumn, "key_columns");
+  const key = options.key_columns ?? (relation.primaryKey.length ? relation.primaryKey : relation.uniqueKeys[0] ?? []);
+  let incrementalColumn: string | undefined;
+  if (options.incremental_column) {
+    const incremental = column(options.incremental_column, "incremental_column");
+    const type = incremental.element ? undefined : incremental.type;
+    if (!type || !typeInfo(type.typname, type.category).canBeWatermark) {
+      throw new TableSelectionError(`spec field \`${where}.incremental_column\`: "${incremental.name}" is ${incremental.databaseType}; choose a number, date or timestamp column that grows when a row changes`);
+    }
+    if (key.length === 0) {
+      throw new TableSelectionError(`spec field \`${where}.incremental_column\` needs a key to resume from: "${name}" has no primary key, so give \`${where}.key_columns\``);
+    }
+    incrementalColumn = incremental.name;
+  }
+  return {
+    name,
+    relation,
+    sql: qualifiedName(relation.schema, relation.name),
+    columns: relation.columns.map((c) => ({ column: c, mapping: columnMapping(c) })),
+    primaryKey: options.key_columns ?? relation.primaryKey,
+    key,
+    incrementalColumn,
+  };
+}
+
+function globToRegExp(pattern: string): RegExp {
+  const body = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  return new RegExp(`^${body}$`);
+}
+
+/**
+ * The tables a `GetTables` or `Sync` request asks for: `tables` and `skip_tables` are CloudQuery's
+ * glob patterns (`*`, `?`). A pattern without a wildcard that names no table is an error.
+ */
+export function selectTables(all: SourceTable[], include: string[], skip: string[]): SourceTable[] {
+  for (const pattern of include) {
+    if (!/[*?]/.test(pattern) && !all.some((t) => t.name === pattern)) {
+      throw new TableSelectionError(`the table "${pattern}" was not found (tables: ${all.map((t) => t.name).join(", ") || "none"})`);
+    }
+  }
+  const included = include.map(globToRegExp);
+  const skipped = skip.map(globToRegExp);
+  return all.filter((t) => included.some((re) => re.test(t.name)) && !skipped.some((re) => re.test(t.name)));
+}
+
+/** The tables of one shard (`Sync.shard`, 1-based `num` of `total`), by position in name order. */
+export function shardTables(tables: SourceTable[], shard: { num: number; total: number } | undefined): SourceTable[] {
+  if (!shard || shard.total <= 1) return tables;
+  return tables.filter((_, i) => i % shard.total === shard.num - 1);
+}
+
+const TRUE = "true";
+const FALSE = "false";
+
+export function arrowType(arrow: Arrow, kind: ArrowKind): DataType {
+  switch (kind.kind) {
+    case "bool":
+      return new arrow.Bool();
+    case "int16":
+      return new arrow.Int16();
+    case "int32":
+      return new arrow.Int32();
+    case "int64":
+      return new arrow.Int64();
+    case "uint32":
+      return new arrow.Uint32();
+    case "float32":
+      return new arrow.Float32();
+    case "float64":
+      return new arrow.Float64();
+    case "decimal":
+      return new arrow.Decimal(kind.scale, kind.precision, 128);
+    case "utf8":
+      return new arrow.Utf8();
+    case "binary":
+    case "json":
+      return new arrow.Binary();
+    case "uuid":
+      return new arrow.FixedSizeBinary(16);
+    case "date32":
+      return new arrow.DateDay();
+    case "timestamp":
+      return new arrow.TimestampMicrosecond(kind.utc ? "UTC" : null);
+    case "time64":
+      return new arrow.TimeMicrosecond();
+    case "list":
+      return new arrow.List(arrowField(arrow, "item", kind.element, true, new Map()));
+  }
+}
+
+/** CloudQuery's extension types travel as Arrow extension metadata on the field. */
+function extensionMetadata(kind: ArrowKind): [string, string][] {
+  if (kind.kind === "json") return [["ARROW:extension:name", "json"], ["ARROW:extension:metadata", "json-serialized"]];
+  if (kind.kind === "uuid") return [["ARROW:extension:name", "uuid"], ["ARROW:extension:metadata", "uuid-serialized"]];
+  return [];
+}
+
+function arrowField(arrow: Arrow, name: string, kind: ArrowKind, nullable: boolean, metadata: Map<string, string>): Field {
+  for (const [key, value] of extensionMetadata(kind)) metadata.set(key, value);
+  return new arrow.Field(name, arrowType(arrow, kind), nullable, metadata);
+}
+
+/** The table's Arrow schema with CloudQuery's metadata (table name, description, keys, incremental). */
+export function arrowSchema(arrow: Arrow, table: SourceTable): Schema {
+  const unique = new Set(table.relation.uniqueColumns);
+  if (table.primaryKey.length === 1) unique.add(table.primaryKey[0]);
+  const fields = table.columns.map(({ column, mapping }) => {
+    const metadata = new Map<string, string>([
+      ["cq:extension:primary_key", table.primaryKey.includes(column.name) ? TRUE : FALSE],
+      ["cq:extension:unique", unique.has(column.name) ? TRUE : FALSE],
+      ["cq:extension:incremental", column.name === table.incrementalColumn ? TRUE : FALSE],
+    ]);
+    return arrowField(arrow, column.name, mapping.arrow, !column.notNull && !table.primaryKey.includes(column.name), metadata);
+  });
+  const metadata = new Map<string, string>([
+    ["cq:table_name", table.name],
+    ["cq:table_title", table.relation.name],
+    ["cq:table_description", table.relation.description],
+  ]);
+  if (table.relation.primaryKeyConstraint && table.primaryKey === table.relation.primaryKey) {
+    metadata.set("cq:extension:constraint_name", table.relation.primaryKeyConstraint);
+  }
+  if (table.incrementalColumn) metadata.set("cq:extension:incremental", TRUE);
+  return new arrow.Schema(fields, metadata);
+}
+
+/** A schema as CloudQuery sends tables: an Arrow IPC stream with the schema and no rows. */
+export function encodeSchema(arrow: Arrow, schema: Schema): Uint8Array {
+  return arrow.tableToIPC(new arrow.Table(schema), "stream");
+}
