@@ -11,6 +11,58 @@ import type { SourceTable } from "./tables";
  * A COPY row holds the table's columns, then `positionColumns` more fields: the text of the keyset
  * columns, kept for the last row only (where the next page starts).
  */
+/** An Arrow IPC stream in parts (schema message, record batch message, end of stream): `length` bytes in all. */
+export interface IpcStream {
+  parts: Uint8Array[];
+  length: number;
+}
+
+const END_OF_STREAM = new Uint8Array(new Int32Array([-1, 0]).buffer);
+
+/**
+ * Arrow's stream writer, kept for a table: the schema message is encoded once (CloudQuery wants
+ * it in every insert, so its bytes are reused), each batch adds only its own message, and the
+ * parts are handed over as they are (the Sync message is assembled with a single copy).
+ */
+class IpcEncoder {
+  private readonly schemaBytes: Uint8Array;
+  private readonly writer: InstanceType<Arrow["RecordBatchStreamWriter"]>;
+  private parts: Uint8Array[] = [];
+
+  constructor(arrow: Arrow, schema: Schema) {
+    // the writer's sink: the parts of each message are collected instead of queued
+    const sink = new arrow.AsyncByteQueue();
+    sink.write = (part) => {
+      this.parts.push(part as Uint8Array);
+    };
+    this.writer = new arrow.RecordBatchStreamWriter();
+    this.writer.reset(sink, schema);
+    this.schemaBytes = join(this.parts);
+  }
+
+  encode(batch: InstanceType<Arrow["RecordBatch"]>): IpcStream {
+    this.parts = [];
+    this.writer.write(batch);
+    const parts = [this.schemaBytes, ...this.parts, END_OF_STREAM];
+    return { parts, length: parts.reduce((sum, part) => sum + part.byteLength, 0) };
+  }
+}
+
+function join(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
+}
+
+/** One IPC stream as one buffer (for tests and callers that want bytes). */
+export function joinIpc(stream: IpcStream): Uint8Array {
+  return join(stream.parts);
+}
+
 export interface BatchLimits {
   rows: number;
   bytes: number;
@@ -24,6 +76,7 @@ export class BatchBuilder implements BinaryCopySink {
   /** the COPY in progress, to pause while the client is not reading */
   flow?: CopyFlow;
   private readonly writers: ColumnWriter[];
+  private readonly encoder: IpcEncoder;
   private readonly fieldCount: number;
   private position = Buffer.alloc(256);
   private hasPosition = false;
@@ -41,6 +94,7 @@ export class BatchBuilder implements BinaryCopySink {
     private readonly onFull: () => void
   ) {
     this.writers = table.columns.map(({ mapping }) => columnWriter(mapping.arrow, Math.min(limits.rows, 65536), this.losses));
+    this.encoder = new IpcEncoder(arrow, schema);
     this.fieldCount = this.writers.length + positionColumns;
   }
 
@@ -71,7 +125,10 @@ export class BatchBuilder implements BinaryCopySink {
       // the driver reuses its buffers: the position is copied now, read when the page ends
       const length = buffer.length - at;
       if (length > this.position.length) this.position = Buffer.alloc(length * 2);
-      buffer.copy(this.position, 0, at, buffer.length);
+      const position = this.position;
+      // a key is a few bytes: a loop is cheaper than a native copy per row
+      if (length <= 64) for (let i = 0; i < length; i++) position[i] = buffer[at + i];
+      else buffer.copy(position, 0, at, buffer.length);
       this.hasPosition = true;
     }
     this.rows++;
@@ -94,15 +151,14 @@ export class BatchBuilder implements BinaryCopySink {
     return out;
   }
 
-  /** The rows appended so far as one Arrow IPC stream; the builder is then empty. */
-  flush(): Uint8Array {
+  /** The rows appended so far as one Arrow IPC stream (in parts, to be joined once); the builder is then empty. */
+  flush(): IpcStream {
     const arrow = this.arrow;
     const children = this.writers.map((writer, i) => writer.data(arrow, this.schema.fields[i].type));
     const struct = arrow.makeData({ type: new arrow.Struct(this.schema.fields), length: this.rows, nullCount: 0, children });
-    const batch = new arrow.RecordBatch(this.schema, struct);
-    const bytes = arrow.RecordBatchStreamWriter.writeAll([batch]).toUint8Array(true);
+    const stream = this.encoder.encode(new arrow.RecordBatch(this.schema, struct));
     this.clear();
-    return bytes;
+    return stream;
   }
 
   /** Drops the rows appended since the last flush (a page read again after a broken connection). */

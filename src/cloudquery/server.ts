@@ -6,7 +6,7 @@ import { loadArrow } from "./esm";
 import type { Logger } from "./logger";
 import { parseSpec, Spec, SpecError, SPEC_SCHEMA } from "./spec";
 import { FileCursorStore, NoCursorStore } from "./state";
-import { runSync, SyncSession } from "./sync";
+import { runSync, serializeSyncResponse, SyncResponse, SyncSession } from "./sync";
 import { arrowSchema, discoverTables, encodeSchema, selectTables, TableSelectionError } from "./tables";
 
 /**
@@ -68,6 +68,8 @@ export class PostgresSourcePlugin {
 
   async init(specJson: Uint8Array, noConnection: boolean): Promise<void> {
     const spec = parseSpec(specJson);
+    // the Arrow library is loaded now: a missing SDK fails Init, and the first Sync starts at once
+    await loadArrow();
     await this.close();
     const connection = this.connect(spec);
     if (!noConnection) {
@@ -126,7 +128,7 @@ export class PostgresSourcePlugin {
     }
   }
 
-  sync(call: grpc.ServerWritableStream<InstanceType<typeof v3.Sync.Request>, InstanceType<typeof v3.Sync.Response>>): void {
+  sync(call: grpc.ServerWritableStream<InstanceType<typeof v3.Sync.Request>, SyncResponse>): void {
     const fail = (error: unknown) => {
       const status = toStatus(error);
       this.logger.error("Sync failed", { error: status.details });
@@ -184,7 +186,7 @@ export async function startServer(options: { address: string; logger: Logger }):
     GetTables: unary(logger, "GetTables", async (request: InstanceType<typeof v3.GetTables.Request>) => {
       return new v3.GetTables.Response({ tables: await plugin.tables(request.tables, request.skip_tables) });
     }),
-    Sync: (call: grpc.ServerWritableStream<InstanceType<typeof v3.Sync.Request>, InstanceType<typeof v3.Sync.Response>>) => plugin.sync(call),
+    Sync: (call: grpc.ServerWritableStream<InstanceType<typeof v3.Sync.Request>, SyncResponse>) => plugin.sync(call),
     TestConnection: unary(logger, "TestConnection", async (request: InstanceType<typeof v3.TestConnection.Request>) => {
       return new v3.TestConnection.Response(await plugin.testConnection(request.spec));
     }),
@@ -200,7 +202,9 @@ export async function startServer(options: { address: string; logger: Logger }):
   };
   for (const name of ["Read", "Write", "Transform", "TransformSchema"]) handlers[name] = unimplemented(name) as grpc.UntypedHandleCall;
 
-  server.addService(v3.UnimplementedPluginService.definition, handlers);
+  // Sync's inserts arrive encoded already (see encodeInsert)
+  const definition = { ...v3.UnimplementedPluginService.definition, Sync: { ...v3.UnimplementedPluginService.definition.Sync, responseSerialize: serializeSyncResponse } };
+  server.addService(definition as unknown as grpc.ServiceDefinition, handlers);
   server.addService(discovery1.cloudquery.discovery.v1.UnimplementedDiscoveryService.definition, {
     GetVersions: unary(logger, "GetVersions", async () => new discovery1.cloudquery.discovery.v1.GetVersions.Response({ versions: PROTOCOL_VERSIONS })),
   });

@@ -7,14 +7,62 @@ import type { Spec } from "./spec";
 import { cursorKey, CursorStore } from "./state";
 import { arrowSchema, discoverTables, encodeSchema, selectTables, shardTables, SourceTable } from "./tables";
 import { InsertOutput, syncTable } from "./tableSync";
+import type { IpcStream } from "./batch";
 
 const v3 = pluginV3.cloudquery.plugin.v3;
-type SyncCall = ServerWritableStream<InstanceType<typeof v3.Sync.Request>, InstanceType<typeof v3.Sync.Response>>;
+/** A Sync response: a protobuf message, or the bytes of one already encoded (see `encodeInsert`). */
+export type SyncResponse = InstanceType<typeof v3.Sync.Response> | Buffer;
+type SyncCall = ServerWritableStream<InstanceType<typeof v3.Sync.Request>, SyncResponse>;
+
+function varintLength(value: number): number {
+  let length = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 128);
+    length++;
+  }
+  return length;
+}
+
+function writeVarint(buffer: Buffer, at: number, value: number): number {
+  while (value >= 0x80) {
+    buffer[at++] = (value & 0x7f) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  buffer[at++] = value;
+  return at;
+}
 
 /**
- * The Sync stream as the tables see it: messages are written as they come, and a writer waits
- * (`ready`) while the client is behind: grpc's own signal (`write` returned false, until `drain`),
- * or more than `maxInFlightBytes` handed to grpc and not yet written to the connection.
+ * `Sync.Response{insert: MessageInsert{record}}` encoded by hand (field 2, then field 1, both
+ * length-delimited), with the record's parts copied once into the message: the generated classes
+ * would copy a batch of megabytes two more times.
+ */
+export function encodeInsert(record: IpcStream): Buffer {
+  const inner = 1 + varintLength(record.length) + record.length;
+  const buffer = Buffer.allocUnsafe(1 + varintLength(inner) + inner);
+  let at = 0;
+  buffer[at++] = (2 << 3) | 2;
+  at = writeVarint(buffer, at, inner);
+  buffer[at++] = (1 << 3) | 2;
+  at = writeVarint(buffer, at, record.length);
+  for (const part of record.parts) {
+    buffer.set(part, at);
+    at += part.byteLength;
+  }
+  return buffer;
+}
+
+/** Sync's serializer: encoded messages pass as they are. */
+export function serializeSyncResponse(response: SyncResponse): Buffer {
+  return Buffer.isBuffer(response) ? response : Buffer.from(response.serialize());
+}
+
+/**
+ * The Sync stream as the tables see it: messages are written as they come. A table waits
+ * (`ready`) before its next read while the client is behind: grpc's own signal (`write` returned
+ * false, until `drain`), or more than `softLimitBytes` handed to grpc and not yet written to the
+ * connection. A read in progress is not held up for that (a statement paused for long would meet
+ * the statement timeout); it is paused only past `4 × softLimitBytes` (rows far wider than usual).
  */
 export class SyncOutput implements InsertOutput {
   cancelled = false;
@@ -22,7 +70,7 @@ export class SyncOutput implements InsertOutput {
   private waitingForDrain = false;
   private waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
 
-  constructor(private readonly call: SyncCall, private readonly maxInFlightBytes: number) {
+  constructor(private readonly call: SyncCall, private readonly softLimitBytes: number) {
     call.on("drain", () => {
       this.waitingForDrain = false;
       this.wake();
@@ -32,10 +80,14 @@ export class SyncOutput implements InsertOutput {
   }
 
   private get behind(): boolean {
-    return this.waitingForDrain || this.inFlight > this.maxInFlightBytes;
+    return this.waitingForDrain || this.inFlight > this.softLimitBytes;
   }
 
-  private send(message: InstanceType<typeof v3.Sync.Response>, size: number): boolean {
+  private get overloaded(): boolean {
+    return this.inFlight > 4 * this.softLimitBytes;
+  }
+
+  private send(message: SyncResponse, size: number): boolean {
     if (this.cancelled) return false;
     this.inFlight += size;
     const accepted = this.call.write(message, () => {
@@ -43,11 +95,11 @@ export class SyncOutput implements InsertOutput {
       this.wake();
     });
     if (!accepted) this.waitingForDrain = true;
-    return !this.behind;
+    return !this.overloaded;
   }
 
-  insert(record: Uint8Array): boolean {
-    return this.send(new v3.Sync.Response({ insert: new v3.Sync.MessageInsert({ record }) }), record.byteLength);
+  insert(record: IpcStream): boolean {
+    return this.send(encodeInsert(record), record.length);
   }
 
   migrateTable(table: Uint8Array): boolean {

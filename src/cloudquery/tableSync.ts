@@ -3,7 +3,7 @@ import { isConnectionError } from "../postgres/errors";
 import { keysetConditions } from "../postgres/keyset";
 import type { PostgresConnection } from "../postgres/pool";
 import { quoteIdentifier, quoteLiteral } from "../postgres/quote";
-import { BatchBuilder } from "./batch";
+import { BatchBuilder, IpcStream } from "./batch";
 import type { Arrow } from "./esm";
 import type { Logger } from "./logger";
 import type { Cursor, CursorStore } from "./state";
@@ -12,18 +12,19 @@ import type { SourceTable } from "./tables";
 /**
  * One table's rows, read in keyset pages by binary COPY and sent as Arrow record batches:
  * - a table with a key (primary key, a not-null unique key, or the spec's key_columns) is walked
- *   by key, a page of `batch_size` rows per statement;
+ *   by key, a page of five batches per statement;
  * - an incremental table is walked in two phases, as the Grouparoo table source does: first the
  *   rows whose incremental column is NULL, by key, after the last such key sent; then the rest by
  *   (incremental column, key) after the last pair sent. Ties on the incremental value, however
  *   many, are walked by key. The cursor is saved when the table has been sent whole;
  * - a relation without any key (most views) is read by one COPY, paused while the client is behind.
- * Memory stays bounded: one batch is built while the client reads, and a read waits for the client.
+ * Memory stays bounded: a page is read as a stream, batches leave as they fill, the next page waits
+ * until the client has caught up, and a read is paused if the client falls far behind.
  */
 
 export interface InsertOutput {
-  /** sends one `insert` message; false when the client is behind (wait for `ready()`) */
-  insert(record: Uint8Array): boolean;
+  /** sends one `insert` message (its record: an Arrow IPC stream); false when the client is so far behind that reading must pause until `ready()` */
+  insert(record: IpcStream): boolean;
   /** resolves when the client has caught up; rejects when the sync was cancelled */
   ready(): Promise<void>;
   readonly cancelled: boolean;
@@ -56,6 +57,7 @@ interface Phase {
 }
 
 const RETRY_DELAYS_MS = [200, 500, 1000, 2000, 4000];
+const PAGE_BATCHES = 5;
 const SOURCE_ALIAS = quoteIdentifier("__cq_source");
 const POSITION_ALIAS = "__cq_position_";
 
@@ -102,6 +104,9 @@ export async function syncTable(context: TableSyncContext, table: SourceTable, s
     }
   }
   const phases = plan(table, cursor);
+  // a page is read as a stream (batches leave as they fill), so it can hold several batches:
+  // fewer statements for the same memory
+  const pageRows = context.batchRows * PAGE_BATCHES;
   const result: TableSyncResult = { rows: 0, batches: 0, unrepresentable: 0, flattenedArrays: 0 };
   // where the last batch sent ends (a page read again after a broken connection starts there)
   let sentPosition: string[] | undefined;
@@ -115,7 +120,7 @@ export async function syncTable(context: TableSyncContext, table: SourceTable, s
     result.rows += rows;
     result.batches++;
     if (!output.insert(record)) {
-      // the client is behind: stop reading until it has caught up
+      // the client is far behind: stop reading until it has caught up
       builder.flow?.pause();
       output.ready().then(
         () => builder.flow?.resume(),
@@ -133,7 +138,7 @@ export async function syncTable(context: TableSyncContext, table: SourceTable, s
       for (let attempt = 0; ; attempt++) {
         sentThisStatement = 0;
         try {
-          rows = await connection.copyOut(copySql(table, phase, sentPosition, context.batchRows), builder);
+          rows = await connection.copyOut(copySql(table, phase, sentPosition, pageRows), builder);
           break;
         } catch (error) {
           if (output.cancelled) throw new Error("the sync was cancelled");
@@ -148,7 +153,7 @@ export async function syncTable(context: TableSyncContext, table: SourceTable, s
       if (output.cancelled) throw new Error("the sync was cancelled");
       if (builder.rows > 0) send(builder);
       phase.after = sentPosition;
-      if (phase.name === "all" || rows < context.batchRows) break;
+      if (phase.name === "all" || rows < pageRows) break;
     }
     result.unrepresentable += builder.losses.unrepresentable;
     result.flattenedArrays += builder.losses.flattenedArrays;

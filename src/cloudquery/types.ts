@@ -18,7 +18,7 @@ export type ArrowKind =
   | { kind: "float64" }
   /** Decimal128(precision, scale) from numeric(p, s), p <= 38 */
   | { kind: "decimal"; precision: number; scale: number }
-  /** text; `jsonb`-like prefixes are not involved */
+  /** text (UTF-8) */
   | { kind: "utf8" }
   | { kind: "binary" }
   /** CloudQuery's json extension type (Binary storage); jsonb's version byte is dropped */

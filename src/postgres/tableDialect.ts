@@ -186,7 +186,9 @@ export class PostgresTableDialect implements TableDialect {
     } else {
       // exact, most / least recent: ordered rows, deterministic ties (the value itself breaks them)
       const direction = request.aggregation === "most recent value" ? "DESC" : "ASC";
-      const order = [k, ...(sort ? [`${quoteIdentifier(sort.name)} ${direction} NULLS LAST`] : []), `${c}::text`].join(", ");
+      // json and types without an order are compared as text; the rest by their own order (index friendly)
+      const tieBreak = column.propertyType === null || column.databaseType === "json" ? `${c}::text` : c;
+      const order = [k, ...(sort ? [`${quoteIdentifier(sort.name)} ${direction} NULLS LAST`] : []), tieBreak].join(", ");
       const one = !(request.aggregation === "exact" && request.isArray);
       sql = `SELECT ${one ? `DISTINCT ON (${k}) ` : ""}${keyText}, ${c} AS "__value" ${from} ORDER BY ${order}`;
     }
