@@ -2,7 +2,7 @@
 // float8, text, timestamptz, bool) over gRPC, the client decoding every batch with the SDK's
 // tableFromIPC, against
 // - "raw": a plain `pg` keyset read of the same rows (pages of 10,000, node-pg's default parsing),
-//   the floor of any JS reader;
+//   what a straightforward JS reader does before any Arrow or gRPC;
 // - "sdk": the published JS SDK's own path (its scheduler and server: bench/cloudquery-sdk-plugin.mjs),
 //   on a smaller table, since it sends one message per row and buffers whole tables;
 // and the plugin on 1M and 2M rows, for memory. Each contender runs in its own process; its peak
@@ -10,6 +10,7 @@
 //
 //   node bench/cloudquery.js [--rows 1000000] [--rows-large 2000000] [--sdk-rows 20000] [--batch-size 10000]
 //
+// Compiles the package with tsc into a private folder first (a concurrent `npm run build` empties dist/).
 // Uses DATABASE_URL / PG* when set, else an embedded server (scripts/postgres-server.js).
 // Prints a table and writes bench/results/cloudquery-latest.json.
 "use strict";

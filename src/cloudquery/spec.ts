@@ -26,7 +26,6 @@ export const SPEC_DEFAULTS = {
 
 export const SPEC_SCHEMA = {
   $schema: "http://json-schema.org/draft-07/schema#",
-  $id: "https://github.com/grouparoo/grouparoo-plugin-postgres/cloudquery/spec.json",
   title: "PostgreSQL source plugin spec",
   type: "object",
   additionalProperties: false,
