@@ -4,23 +4,12 @@
 "use strict";
 
 const fs = require("fs");
-const net = require("net");
 const path = require("path");
 const http = require("http");
 const { spawn } = require("child_process");
 const { cleanEnv } = require("./prepare-app");
+const { freePort } = require("../postgres-server");
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The environment of the `grouparoo` CLI: the Node-16 shim (preloaded in every process it starts), no injected plugin. */
 function cliEnv({ appDir, shim, configDir, extra }) {

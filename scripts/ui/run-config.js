@@ -8,19 +8,8 @@
 // core-driver changes this process' cwd and env: run it as a child process.
 "use strict";
 
-const net = require("net");
 const { bootCore, runSchedule, processImports } = require("../lib/core-driver");
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
+const { freePort } = require("../postgres-server");
 
 async function main() {
   const [configDir, coreDatabaseUrl] = process.argv.slice(2);
