@@ -1,4 +1,5 @@
 import net from "net";
+import { testApp } from "./support/app";
 import { buildPostgresApp } from "../src/app/postgresApp";
 import { PostgresConnection, parseSettings, openConnection } from "../src/postgres";
 import { freshDatabase, sql } from "./support/db";
@@ -16,14 +17,7 @@ beforeAll(async () => {
   await sql(url, `CREATE TABLE shop.customers (id int primary key, note text)`);
 });
 
-async function testWith(appOptions: Record<string, string>) {
-  const connection = await app.methods.connect({ appOptions });
-  try {
-    return await app.methods.test({ appOptions, connection });
-  } finally {
-    await app.methods.disconnect({ appOptions, connection });
-  }
-}
+const testWith = (appOptions: Record<string, string>) => testApp(app, appOptions);
 
 /** A port on which nothing listens. */
 async function closedPort(): Promise<number> {

@@ -1,4 +1,5 @@
 import fs from "fs";
+import { testApp } from "./support/app";
 import path from "path";
 import { Client } from "pg";
 import { buildPostgresApp } from "../src/app/postgresApp";
@@ -103,15 +104,7 @@ function optionsFor(server: Server, extra: Record<string, string>): Record<strin
 }
 const tls = (extra: Record<string, string>) => optionsFor(tlsServer, extra);
 
-/** The App's own connect, test and disconnect, as the core calls them. */
-async function testWith(appOptions: Record<string, string>) {
-  const connection = await app.methods.connect({ appOptions });
-  try {
-    return await app.methods.test({ appOptions, connection });
-  } finally {
-    await app.methods.disconnect({ appOptions, connection });
-  }
-}
+const testWith = (appOptions: Record<string, string>) => testApp(app, appOptions);
 
 /** Expects `test` to fail with a message matching every pattern; the message is kept for the password check. */
 async function expectFailure(appOptions: Record<string, string>, ...patterns: RegExp[]): Promise<string> {

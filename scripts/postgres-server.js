@@ -281,4 +281,4 @@ async function serverFromEnvironmentOrEmbedded(env = process.env) {
   return { url: server.url, embedded: true, server, stop: () => server.stop() };
 }
 
-module.exports = { startPostgres, createDatabase, databaseUrl, serverFromEnvironmentOrEmbedded, freePort };
+module.exports = { startPostgres, createDatabase, databaseUrl, serverFromEnvironmentOrEmbedded, freePort, isAlive };

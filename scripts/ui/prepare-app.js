@@ -16,6 +16,7 @@ const os = require("os");
 const path = require("path");
 const crypto = require("crypto");
 const { spawnSync } = require("child_process");
+const { isAlive } = require("../postgres-server");
 
 const PLUGIN_ROOT = path.join(__dirname, "..", "..");
 const GROUPAROO_VERSION = "0.9.0";
@@ -63,15 +64,6 @@ function cacheKey(pkg) {
       plugin: { dependencies: pkg.dependencies, optionalDependencies: pkg.optionalDependencies, peerDependencies: pkg.peerDependencies },
     })
   ).slice(0, 12);
-}
-
-function isAlive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return error.code === "EPERM";
-  }
 }
 
 /**

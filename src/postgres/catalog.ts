@@ -45,7 +45,8 @@ export interface CatalogRelation {
   uniqueColumns: string[];
 }
 
-const RELATION_KINDS: Record<string, string> = {
+/** pg_class.relkind of the relations a source may read, by name. */
+export const RELATION_KINDS: Record<string, string> = {
   r: "table",
   p: "partitioned table",
   v: "view",

@@ -14,14 +14,7 @@ import { keysetConditions } from "./keyset";
 import type { PostgresConnection } from "./pool";
 import { qualifiedName, quoteIdentifier } from "./quote";
 import { arrayTypeInfo, typeInfo } from "./types";
-
-const RELATION_KINDS: Record<string, string> = {
-  r: "table",
-  p: "partitioned table",
-  v: "view",
-  m: "materialized view",
-  f: "foreign table",
-};
+import { RELATION_KINDS } from "./catalog";
 
 const COLUMN_CACHE_MS = 30000;
 const POSITION_ALIAS = "__gpp_position_";
