@@ -156,10 +156,21 @@ describe("the postgres App", () => {
     for (const option of app.options) expect(option.description.length).toBeGreaterThan(10);
   });
 
-  test("disconnect closes the pool", async () => {
-    const connection = (await app.methods.connect({ appOptions: options })) as PostgresConnection;
+  // the core calls disconnect when an App's options change and hands the old connection to tasks
+  // until it returns: work in flight finishes, work that starts meanwhile does not fail (issue 17)
+  test("disconnect drains the pool: reads in flight and reads that start meanwhile succeed, then no session is left", async () => {
+    const appOptions = { ...options, application_name: "gpp_drain_test" };
+    const sessions = async () => Number((await sql(url, "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'gpp_drain_test'")).rows[0].n);
+    const connection = (await app.methods.connect({ appOptions })) as PostgresConnection;
     await connection.query("SELECT 1");
-    await app.methods.disconnect({ appOptions: options, connection });
-    await expect(connection.query("SELECT 1")).rejects.toThrow(/closed/);
+    const inFlight = connection.query("SELECT pg_sleep(0.5), 1 AS one");
+    const closing = app.methods.disconnect({ appOptions, connection });
+    const meanwhile = connection.query("SELECT 2 AS two");
+    expect((await inFlight).rows[0].one).toBe(1);
+    expect((await meanwhile).rows).toEqual([{ two: 2 }]);
+    await closing;
+    // the pool opened for the late read ends once it is idle: no session stays open
+    for (let i = 0; i < 50 && (await sessions()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await sessions()).toBe(0);
   });
 });

@@ -373,7 +373,8 @@ describe("the Config UI (@grouparoo/ui-config 0.9.0) with the packed plugin, in 
         ["connect_timeout", "Connect timeout (s)", "10"],
         ["statement_timeout", "Statement timeout (s)", "120"],
         ["application_name", "Application name", "grouparoo-plugin-postgres"],
-        ["pool_size", "Pool size", "5"],
+        // blank: sized from the process's WORKERS at connect time, so the field is not prefilled
+        ["pool_size", "Pool size", ""],
       ];
       const shown = await page.locator("[name^='options.']").evaluateAll((els: any[]) => els.map((e) => e.getAttribute("name")));
       expect(shown).toEqual(expected.map(([key]) => `options.${key}`));
@@ -385,6 +386,7 @@ describe("the Config UI (@grouparoo/ui-config 0.9.0) with the packed plugin, in 
         expect(description.length).toBeGreaterThan(10);
         expect(await page.locator(`[name="options.${key}"]`).inputValue()).toBe(defaultValue);
         if (defaultValue && key !== "sslmode") expect(description).toContain(`default ${defaultValue}`);
+        if (key === "pool_size") expect(description).toContain("WORKERS + 1");
       }
       // the password is a password field; the TLS mode a list of libpq's modes; a one-line PEM is explained
       expect(await page.locator("[name='options.password']").getAttribute("type")).toBe("password");

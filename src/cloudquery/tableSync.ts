@@ -2,6 +2,7 @@ import type { Schema } from "@apache-arrow/esnext-esm";
 import { isConnectionError } from "../postgres/errors";
 import { keysetConditions } from "../postgres/keyset";
 import type { PostgresConnection } from "../postgres/pool";
+import { withRetry } from "../postgres/retry";
 import { quoteIdentifier, quoteLiteral } from "../postgres/quote";
 import { BatchBuilder, IpcStream } from "./batch";
 import type { Arrow } from "./esm";
@@ -56,7 +57,6 @@ interface Phase {
   after?: string[];
 }
 
-const RETRY_DELAYS_MS = [200, 500, 1000, 2000, 4000];
 const PAGE_BATCHES = 5;
 const SOURCE_ALIAS = quoteIdentifier("__cq_source");
 const POSITION_ALIAS = "__cq_position_";
@@ -134,22 +134,27 @@ export async function syncTable(context: TableSyncContext, table: SourceTable, s
     sentPosition = phase.after;
     for (;;) {
       await output.ready();
-      let rows: number;
-      for (let attempt = 0; ; attempt++) {
-        sentThisStatement = 0;
-        try {
-          rows = await connection.copyOut(copySql(table, phase, sentPosition, pageRows), builder);
-          break;
-        } catch (error) {
-          if (output.cancelled) throw new Error("the sync was cancelled");
+      const budget = connection.connectBudget();
+      const rows = await withRetry(
+        async () => {
+          sentThisStatement = 0;
+          try {
+            return await connection.copyOut(copySql(table, phase, sentPosition, pageRows), builder, budget);
+          } catch (error) {
+            if (output.cancelled) throw new Error("the sync was cancelled");
+            throw error;
+          }
+        },
+        {
+          budget,
           // a relation read in one statement cannot resume once rows of it were sent
-          const resumable = phase.name !== "all" || sentThisStatement === 0;
-          if (!isConnectionError(error) || !resumable || attempt >= RETRY_DELAYS_MS.length) throw error;
-          builder.clear();
-          logger.warn("the connection was lost during a read: reading again from the last row sent", { table: table.name, attempt: attempt + 2, error: (error as Error).message });
-          await new Promise((resolve) => setTimeout(resolve, RETRY_DELAYS_MS[attempt]));
+          retryable: (error) => isConnectionError(error) && (phase.name !== "all" || sentThisStatement === 0),
+          onRetry: (error, attempt) => {
+            builder.clear();
+            logger.warn("the connection was lost during a read: reading again from the last row sent", { table: table.name, attempt, error: (error as Error).message });
+          },
         }
-      }
+      );
       if (output.cancelled) throw new Error("the sync was cancelled");
       if (builder.rows > 0) send(builder);
       phase.after = sentPosition;

@@ -34,6 +34,23 @@ export function isConnectionError(error: unknown): boolean {
   return CONNECTION_MESSAGES.some((re) => re.test(e?.message ?? ""));
 }
 
+/**
+ * Every connection of the pool was busy with other reads for the whole wait: a full pool, not a
+ * network fault (the server answers fine), so it is not retried and says which option to raise.
+ */
+export class PoolFullError extends Error {
+  readonly code = "POOL_FULL";
+
+  constructor(readonly poolSize: number, readonly busy: number, readonly othersWaiting: number, waitedMs: number, optionLabel: string) {
+    super(
+      `all ${poolSize} connections of the pool were busy with other reads for ${(waitedMs / 1000).toFixed(1)} s (connect_timeout), ` +
+        `${othersWaiting} other read${othersWaiting === 1 ? " was" : "s were"} waiting too: raise the ${optionLabel} \`pool_size\` (now ${poolSize}) ` +
+        `to the number of tasks this process runs at once (its WORKERS, plus one), or lower WORKERS`
+    );
+    this.name = "PoolFullError";
+  }
+}
+
 /** Removes the password from any text that leaves the plugin. */
 export function redact(textValue: string, password: string | undefined): string {
   let out = textValue.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, "$1*****@");

@@ -1,7 +1,9 @@
 import { createHash } from "crypto";
 import { Pool, PoolClient, PoolConfig, types as pgTypes, FieldDef } from "pg";
 import { PostgresSettings, tlsOptions } from "./settings";
-import { describeError, isConnectionError, redact } from "./errors";
+import { describeError, isConnectionError, PoolFullError, redact } from "./errors";
+import { ConnectBudget, withRetry } from "./retry";
+import { DEFAULT_OPTION_LABEL } from "./settings";
 import { quoteIdentifier } from "./quote";
 import { BinaryCopyOut, BinaryCopySink } from "./copy";
 
@@ -55,25 +57,37 @@ const typeParsers = {
   },
 };
 
+/** how much longer than statement_timeout the client waits before it gives a statement up (a dead network) */
+const STATEMENT_MARGIN_MS = 5000;
+
 /** libpq's startup `options` treat spaces and backslashes specially: escape them. */
 function escapeStartupOption(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/ /g, "\\ ");
 }
 
-const RETRY_DELAYS_MS = [200, 500, 1000, 2000, 4000];
+/** A client checked out of the pool, and the connection error it saw while it was out, if any. */
+interface Lease {
+  client: PoolClient;
+  guard: (error: Error) => void;
+  /** set by the listener that guards the client while it is checked out */
+  error?: Error;
+}
 
 /**
  * A pool of connections to one database with the plugin's rules: every statement bounded by the
  * statement timeout (server side) and a client-side timeout a little longer (a dead network never
- * hangs a call), read-only sessions, the App's schema searched first, a pool error listener (a
- * server dropping an idle connection never crashes the host), and reads retried when the connection
- * broke under them (server restart, pg_terminate_backend).
+ * hangs a call), read-only sessions, the App's schema searched first, error listeners on idle and
+ * checked-out clients alike (a server dropping a connection never crashes the host), and reads
+ * retried when the connection broke under them (server restart, pg_terminate_backend), all within
+ * `connect_timeout` (see retry.ts).
  */
 export class PostgresConnection {
   readonly settings: PostgresSettings;
   private readonly log: Logger;
   private poolPromise?: Promise<Pool>;
   private pool?: Pool;
+  /** clients checked out of the current pool (pg-pool counts connecting clients as busy too) */
+  private checkedOut = new Map<Pool, number>();
   private closed = false;
   /** whether the connections are encrypted (known after the first connection) */
   encrypted = false;
@@ -96,12 +110,14 @@ export class PostgresConnection {
       ssl: ssl ?? false,
       max: s.poolSize,
       idleTimeoutMillis: 30000,
-      connectionTimeoutMillis: s.connectTimeoutMs,
+      // a backstop only: checkOut gives up first, at what is left of the call's connect budget, and
+      // can then tell a full pool from a silent server
+      connectionTimeoutMillis: s.connectTimeoutMs + 1000,
       keepAlive: true,
       application_name: s.applicationName,
       statement_timeout: s.statementTimeoutMs || undefined,
       // the server cancels at statement_timeout; the client gives up a little later if the network is gone
-      query_timeout: s.statementTimeoutMs ? s.statementTimeoutMs + 5000 : undefined,
+      query_timeout: s.statementTimeoutMs ? s.statementTimeoutMs + STATEMENT_MARGIN_MS : undefined,
       idle_in_transaction_session_timeout: Math.max(s.statementTimeoutMs, 60000),
       options: `-c default_transaction_read_only=on -c search_path=${escapeStartupOption(searchPath)}`,
       types: typeParsers,
@@ -117,22 +133,20 @@ export class PostgresConnection {
     return pool;
   }
 
-  private async probe(pool: Pool): Promise<void> {
-    const client = await pool.connect();
-    client.release();
-  }
-
-  private async getPool(): Promise<Pool> {
-    if (this.closed) throw new Error("this Postgres connection was closed (disconnect was called)");
+  private async getPool(budget: ConnectBudget): Promise<Pool> {
     if (!this.poolPromise) {
       this.poolPromise = (async () => {
         const ssl = tlsOptions(this.settings);
         let pool = this.makePool(ssl);
         if (this.settings.sslMode === "prefer") {
           try {
-            await this.probe(pool);
+            const lease = await this.checkOut(pool, budget);
+            this.checkIn(pool, lease);
           } catch (error) {
-            if (!/does not support SSL/i.test((error as Error).message)) throw error;
+            if (!/does not support SSL/i.test((error as Error).message)) {
+              pool.end().catch(() => {});
+              throw error;
+            }
             await pool.end().catch(() => {});
             pool = this.makePool(undefined);
             this.pool = pool;
@@ -145,37 +159,109 @@ export class PostgresConnection {
         return pool;
       })();
       // a failed first connection is not cached: the next call tries again
-      this.poolPromise.catch(async () => {
-        this.poolPromise = undefined;
+      const attempt = this.poolPromise;
+      attempt.catch(() => {
+        if (this.poolPromise === attempt) this.poolPromise = undefined;
       });
     }
-    return this.poolPromise;
+    return budget.charge(() => this.poolPromise as Promise<Pool>);
   }
 
-  /** Runs `work` with a pooled client; a broken connection is retried with back-off, a bad statement is not. */
-  private async withClient<T>(work: (client: PoolClient) => Promise<T>, retry = true): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      let client: PoolClient | undefined;
-      try {
-        const pool = await this.getPool();
-        client = await pool.connect();
-        const result = await work(client);
-        client.release();
-        return result;
-      } catch (error) {
-        // a session that lost its prepared statements (a user query ran DEALLOCATE ALL) is replaced
-        const staleSession = (error as { code?: string })?.code === "26000";
-        const broken = isConnectionError(error) || (staleSession && attempt === 0);
-        // a client whose connection broke, or that timed out mid-statement, is destroyed, not pooled again
-        const destroy = broken || staleSession || /Query read timeout/i.test((error as Error)?.message ?? "");
-        client?.release(destroy ? (error as Error) : undefined);
-        if (!retry || !broken || this.closed || attempt >= RETRY_DELAYS_MS.length) {
-          throw describeError(error, this.settings);
-        }
-        this.log(`postgres: connection lost (${redact((error as Error).message, this.settings.password)}), retrying the read (attempt ${attempt + 2})`, "warning");
-        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAYS_MS[attempt]));
-      }
+  /**
+   * Takes a client from the pool within what is left of the budget. A client is guarded by an error
+   * listener for the whole time it is out: pg-pool listens only while a client is idle, and a
+   * connection that drops while a client is checked out (between BEGIN and the statement, during a
+   * COPY, between the last row and the release) otherwise emits an 'error' nobody handles, which
+   * kills the host process.
+   */
+  private async checkOut(pool: Pool, budget: ConnectBudget): Promise<Lease> {
+    const waitMs = budget.remainingMs();
+    const waiting = pool.connect();
+    let timer: NodeJS.Timeout | undefined;
+    const client = await budget.charge(() =>
+      Promise.race([
+        waiting,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            // a client that comes after we gave up goes straight back
+            waiting.then((late) => late.release(), () => {});
+            reject(this.noConnectionIn(pool, waitMs));
+          }, waitMs);
+        }),
+      ]).finally(() => clearTimeout(timer))
+    );
+    const lease: Lease = { client, guard: (error: Error) => (lease.error = error) };
+    client.on("error", lease.guard);
+    this.checkedOut.set(pool, (this.checkedOut.get(pool) ?? 0) + 1);
+    return lease;
+  }
+
+  /** Returns a client to its pool; a client whose connection broke, or that timed out mid-statement, is destroyed. */
+  private checkIn(pool: Pool, lease: Lease, failure?: unknown): void {
+    lease.client.removeListener("error", lease.guard);
+    this.checkedOut.set(pool, (this.checkedOut.get(pool) ?? 1) - 1);
+    const broken = lease.error ?? (failure !== undefined && mustDestroy(failure) ? (failure as Error) : undefined);
+    lease.client.release(broken);
+    this.retireIfDrained(pool);
+  }
+
+  /**
+   * Why no client came within `waitMs`: every connection of the pool busy with other reads (a full
+   * pool: not a network fault, not retried), or the server not answering.
+   */
+  private noConnectionIn(pool: Pool, waitMs: number): Error {
+    const busy = this.checkedOut.get(pool) ?? 0;
+    if (busy >= this.settings.poolSize) {
+      return new PoolFullError(this.settings.poolSize, busy, Math.max(0, pool.waitingCount - 1), waitMs, this.settings.optionLabel ?? DEFAULT_OPTION_LABEL);
     }
+    return Object.assign(new Error("timeout exceeded when trying to connect"), { code: "ETIMEDOUT" });
+  }
+
+  /**
+   * Runs `work` with a pooled client. A read whose connection broke is retried with back-off within
+   * the connect budget; a bad statement or a full pool is not retried.
+   */
+  private async withClient<T>(work: (client: PoolClient) => Promise<T>, options: { retry?: boolean; budget?: ConnectBudget } = {}): Promise<T> {
+    const budget = options.budget ?? this.connectBudget();
+    let staleSessionSeen = false;
+    try {
+      return await withRetry(
+        async () => {
+          let pool = await this.getPool(budget);
+          // close() ran between getting the pool and asking it for a client: take the new one
+          if ((pool as Pool & { ending?: boolean }).ending) pool = await this.getPool(budget);
+          const lease = await this.checkOut(pool, budget);
+          let result: T;
+          try {
+            result = await work(lease.client);
+          } catch (error) {
+            // a session that lost its prepared statements (a user query ran DEALLOCATE ALL) is replaced, once
+            if ((error as { code?: string })?.code === "26000" && !staleSessionSeen) {
+              staleSessionSeen = true;
+              (error as { staleSession?: boolean }).staleSession = true;
+            }
+            this.checkIn(pool, lease, error);
+            throw error;
+          }
+          this.checkIn(pool, lease);
+          return result;
+        },
+        {
+          budget,
+          retryable: (error) => (options.retry ?? true) && ((error as { staleSession?: boolean }).staleSession === true || (isConnectionError(error) && !(error instanceof PoolFullError))),
+          onRetry: (error, attempt) =>
+            this.log(`postgres: connection lost (${redact(errorMessage(error), this.settings.password)}), retrying the read (attempt ${attempt})`, "warning"),
+        }
+      );
+    } catch (error) {
+      if (error instanceof PoolFullError) throw error;
+      throw describeError(error, this.settings);
+    }
+  }
+
+  /** The time a call may spend getting a working connection, all its attempts together. */
+  connectBudget(): ConnectBudget {
+    return new ConnectBudget(this.settings.connectTimeoutMs);
   }
 
   /** One statement with bound parameters (`$1`...). Reads only: the session is read-only. */
@@ -183,7 +269,7 @@ export class PostgresConnection {
     return this.withClient(async (client) => {
       const result = await client.query({ text: sql, values: params });
       return { rows: result.rows, fields: result.fields.map((f: FieldDef) => ({ name: f.name, dataTypeID: f.dataTypeID })) };
-    }, options.retry ?? true);
+    }, { retry: options.retry ?? true });
   }
 
   /** Like `query`, with each row as an array in column order: no object per row for the pages of a walk. */
@@ -216,19 +302,26 @@ export class PostgresConnection {
   /**
    * Runs a `COPY (...) TO STDOUT (FORMAT binary)` and hands each row to `sink` as it arrives; returns
    * the number of rows. Not retried here: rows already handed over cannot be taken back, so a reader
-   * that wants a retry starts again from the last row it kept (see `isConnectionError`).
+   * that wants a retry starts again from the last row it kept, with `withRetry` and the same `budget`
+   * for all its attempts.
    */
-  async copyOut(sql: string, sink: BinaryCopySink): Promise<number> {
+  async copyOut(sql: string, sink: BinaryCopySink, budget: ConnectBudget = this.connectBudget()): Promise<number> {
     return this.withClient(
       (client) =>
         new Promise<number>((resolve, reject) => {
           const copy = new BinaryCopyOut(sql, sink, (error, rows) => (error ? reject(error) : resolve(rows ?? 0)));
           (client as unknown as { query(submittable: BinaryCopyOut): void }).query(copy);
         }),
-      false
+      { retry: false, budget }
     );
   }
 
+  /**
+   * Ends the pool without failing work in flight. The core calls this when an App's options change
+   * and keeps handing this connection to tasks until it returns: reads already running finish on the
+   * old pool, which ends once its clients are back; a read that starts meanwhile gets a pool of its
+   * own, which ends as soon as it is idle (see retireIfDrained).
+   */
   async close(): Promise<void> {
     this.closed = true;
     const pool = this.pool;
@@ -236,4 +329,24 @@ export class PostgresConnection {
     this.poolPromise = undefined;
     if (pool) await pool.end();
   }
+
+  /** After close(), a pool opened for late work is ended as soon as no client is out or awaited. */
+  private retireIfDrained(pool: Pool): void {
+    if (!this.closed || pool !== this.pool) return;
+    if ((this.checkedOut.get(pool) ?? 0) > 0 || pool.waitingCount > 0) return;
+    this.pool = undefined;
+    this.poolPromise = undefined;
+    this.checkedOut.delete(pool);
+    pool.end().catch(() => {});
+  }
+}
+
+/** Whether a client must be destroyed after this failure rather than pooled again. */
+function mustDestroy(error: unknown): boolean {
+  // a session that lost its prepared statements, or a client that timed out mid-statement, is not reused
+  return isConnectionError(error) || (error as { code?: string })?.code === "26000" || /Query read timeout/i.test(errorMessage(error));
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -68,7 +68,7 @@ export const APP_OPTIONS: AppOptionDescription[] = [
   { key: "connect_timeout", displayName: "Connect timeout (s)", required: false, defaultValue: String(DEFAULTS.connectTimeoutSeconds), placeholder: String(DEFAULTS.connectTimeoutSeconds), description: `Seconds to wait for a connection before failing (default ${DEFAULTS.connectTimeoutSeconds}).` },
   { key: "statement_timeout", displayName: "Statement timeout (s)", required: false, defaultValue: String(DEFAULTS.statementTimeoutSeconds), placeholder: String(DEFAULTS.statementTimeoutSeconds), description: `Seconds a statement may run before the server cancels it (default ${DEFAULTS.statementTimeoutSeconds}; 0 = no limit).` },
   { key: "application_name", displayName: "Application name", required: false, defaultValue: DEFAULTS.applicationName, placeholder: DEFAULTS.applicationName, description: `Shown in pg_stat_activity (default ${DEFAULTS.applicationName}).` },
-  { key: "pool_size", displayName: "Pool size", required: false, defaultValue: String(DEFAULTS.poolSize), placeholder: String(DEFAULTS.poolSize), description: `Connections kept open per App and process (default ${DEFAULTS.poolSize}).` },
+  { key: "pool_size", displayName: "Pool size", required: false, placeholder: "WORKERS + 1", description: `Connections per App and process, opened as needed and closed after 30 s idle (default: the process's WORKERS + 1, at least ${DEFAULTS.poolSize}, so that every task of a worker process gets one).` },
 ];
 
 /** What a host calls a setting in messages, unless it says otherwise. */
@@ -149,6 +149,15 @@ function sslMode(options: RawOptions, ca: string | undefined): { mode: SslMode; 
 }
 
 /**
+ * One connection for each task a Grouparoo process runs at once (its `WORKERS` task processors) and
+ * one for the web process's calls, as the core sizes its own database pool; never fewer than 5.
+ */
+export function defaultPoolSize(env: NodeJS.ProcessEnv = process.env): number {
+  const workers = Number.parseInt(env.WORKERS ?? "", 10);
+  return Math.min(100, Math.max(DEFAULTS.poolSize, Number.isFinite(workers) ? workers + 1 : 0));
+}
+
+/**
  * @param wording.optionLabel how the host calls a setting in messages (default "App option"): a
  *   second host (CloudQuery's spec) reads the same keys under its own name
  */
@@ -193,7 +202,7 @@ function readSettings(options: RawOptions): PostgresSettings {
     connectTimeoutMs: integer(options, "connect_timeout", DEFAULTS.connectTimeoutSeconds, 1, 3600) * 1000,
     statementTimeoutMs: integer(options, "statement_timeout", DEFAULTS.statementTimeoutSeconds, 0, 86400) * 1000,
     applicationName: text(options, "application_name") ?? DEFAULTS.applicationName,
-    poolSize: integer(options, "pool_size", DEFAULTS.poolSize, 1, 100),
+    poolSize: integer(options, "pool_size", defaultPoolSize(), 1, 100),
   };
 }
 
