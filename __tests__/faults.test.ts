@@ -23,7 +23,7 @@ describe("faults during a run", () => {
       INSERT INTO events SELECT i, timestamptz '2024-01-01' + (i / 7) * interval '1 minute' FROM generate_series(1, ${ROWS}) i;`);
     await client.end();
     const u = new URL(url);
-    appOptions = { host: u.hostname, port: u.port, database: "faults", user: u.username, password: decodeURIComponent(u.password), sslmode: "disable", connect_timeout: "5" };
+    appOptions = { host: u.hostname, port: u.port, database: "faults", user: u.username, password: decodeURIComponent(u.password), sslmode: "disable", connect_timeout: "30" };
     connection = openConnection(appOptions, (message) => logs.push(message));
   });
 
