@@ -1,6 +1,8 @@
 // Benchmark of the CloudQuery source plugin (not a test): a Sync of a 6-column table (int8, numeric,
 // float8, text, timestamptz, bool) over gRPC, the client decoding every batch with the SDK's
 // tableFromIPC, against
+// - "psql COPY": `psql -c "\copy (SELECT ...) TO '/dev/null' WITH (FORMAT binary)"`, the server's own
+//   speed for these rows: the limit for any client (Debian's postgresql-client, installed when missing);
 // - "raw": a plain `pg` keyset read of the same rows (pages of 10,000, node-pg's default parsing),
 //   what a straightforward JS reader does before any Arrow or gRPC;
 // - "sdk": the published JS SDK's own path (its scheduler and server: bench/cloudquery-sdk-plugin.mjs),
@@ -76,6 +78,19 @@ function peakRssMb(pid) {
   const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
   const match = /VmHWM:\s+(\d+) kB/.exec(status);
   return match ? Math.round(Number(match[1]) / 1024) : null;
+}
+
+/** psql's own binary COPY of the same rows to /dev/null: what the server can send, with no client work. */
+function psqlCopy(url, table, rows) {
+  let psql = "/usr/bin/psql";
+  if (!fs.existsSync(psql)) {
+    process.stderr.write("installing Debian's postgresql-client for psql...\n");
+    execFileSync("apt-get", ["install", "-y", "postgresql-client"], { stdio: "inherit" });
+  }
+  const started = process.hrtime.bigint();
+  execFileSync(psql, [url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", `\\copy (SELECT id, amount, score, name, created_at, active FROM ${table}) TO '/dev/null' WITH (FORMAT binary)`], { stdio: ["ignore", "ignore", "inherit"] });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return { rows, seconds, peakRssMb: null };
 }
 
 /** The raw floor: a plain pg keyset read in its own process. */
@@ -202,6 +217,8 @@ async function main() {
     await ensureTable(url, small, options.sdkRows);
 
     const results = [];
+    const psql = psqlCopy(url, main, options.rows);
+    results.push(row("psql binary COPY", psql, "the server's own speed: \\copy to /dev/null, no decoding"));
     const raw = rawRead(url, main);
     results.push(row("raw pg keyset read", raw, "node-pg text rows, pages of 10,000, no Arrow, no gRPC"));
     const plugin = await pluginRun(packageFolder, url, main, options.batchSize, arrow);
@@ -217,6 +234,7 @@ async function main() {
       if (r.rows === 0) throw new Error("a Sync sent no rows");
     }
     const summary = {
+      pluginTimeVsPsql: Number((plugin.seconds / psql.seconds).toFixed(2)),
       pluginVsRaw: Number((plugin.rows / plugin.seconds / (raw.rows / raw.seconds)).toFixed(2)),
       pluginVsSdk: Math.round(plugin.rows / plugin.seconds / (sdk.rows / sdk.seconds)),
       memoryGrowthMb: pluginLarge.peakRssMb - plugin.peakRssMb,
@@ -225,7 +243,7 @@ async function main() {
     console.log(`node ${process.version}, ${os.cpus().length} cores, PostgreSQL ${server.embedded ? "embedded" : "from the environment"}\n`);
     console.table(results);
     console.log(
-      `plugin / raw read: ${summary.pluginVsRaw}x the rows/s; plugin / SDK path: ${summary.pluginVsSdk}x; peak RSS ${plugin.peakRssMb} MB at ${options.rows} rows, ${pluginLarge.peakRssMb} MB at ${options.rowsLarge}`
+      `plugin Sync time / psql COPY time: ${summary.pluginTimeVsPsql}x (target <= 2); plugin / raw read: ${summary.pluginVsRaw}x the rows/s; plugin / SDK path: ${summary.pluginVsSdk}x; peak RSS ${plugin.peakRssMb} MB at ${options.rows} rows, ${pluginLarge.peakRssMb} MB at ${options.rowsLarge}`
     );
     const out = path.join(__dirname, "results", "cloudquery-latest.json");
     fs.mkdirSync(path.dirname(out), { recursive: true });
