@@ -143,7 +143,7 @@ describe("a query property", () => {
     await expect(run(scalar)).rejects.toThrow('Property option `query` failed for property "total": column "nope" does not exist (at line 2, column 25 of the query)');
     // paging wraps the statement in a subquery: the dialect re-bases the position onto the user's SQL
     const paged = await errorOf(dialect.pageUserQuery("SELECT id,\n nope FROM t", [], undefined, 10));
-    expect((paged as Error & { position?: string }).position).toBe("13");
+    expect((paged as Error & { position?: number }).position).toBe(13);
   });
 
   test("a query that cannot be bound, or returns no usable first column, is an error naming the option", async () => {

@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { discovery1, pluginV3 } from "@cloudquery/plugin-pb-javascript";
 import { PostgresConnection } from "../postgres/pool";
-import { redact } from "../postgres/errors";
+import { redact, type FailureReason } from "../postgres/errors";
 import { loadArrow } from "./esm";
 import type { Logger } from "./logger";
 import { parseSpec, Spec, SpecError, SPEC_SCHEMA } from "./spec";
@@ -113,15 +113,9 @@ export class PostgresSourcePlugin {
       await discoverTables(connection, spec);
       return { success: true, failure_code: "", failure_description: "" };
     } catch (error) {
-      const code = (error as { code?: string }).code;
+      const reason = (error as { reason?: FailureReason }).reason;
       const failureCode =
-        error instanceof TableSelectionError
-          ? "INVALID_SPEC"
-          : code === "28P01" || code === "28000"
-          ? "INVALID_CREDENTIALS"
-          : code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN" || /within connect_timeout/.test((error as Error).message)
-          ? "UNREACHABLE"
-          : "CONNECTION_FAILED";
+        error instanceof TableSelectionError ? "INVALID_SPEC" : reason === "auth" ? "INVALID_CREDENTIALS" : reason === "unreachable" ? "UNREACHABLE" : "CONNECTION_FAILED";
       return { success: false, failure_code: failureCode, failure_description: redact((error as Error).message, spec.settings.password) };
     } finally {
       await connection.close().catch(() => {});

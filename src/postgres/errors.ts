@@ -28,6 +28,28 @@ const CONNECTION_MESSAGES = [
   /Client was closed and is not queryable/i,
 ];
 
+/** What kind of failure a database error is, for a host that answers by kind (CloudQuery's failure codes). */
+export type FailureReason = "auth" | "no_database" | "unreachable" | "timeout" | "tls" | "pool_full" | "connection_lost" | "statement";
+
+/**
+ * A driver or server error turned into one sentence, with the facts a caller reads instead of the
+ * prose: `reason`, the SQLSTATE or system `code`, and where in the statement the server found the
+ * problem (`position`, 1-based).
+ */
+export class DatabaseError extends Error {
+  constructor(message: string, readonly reason: FailureReason, readonly code?: string, public position?: number) {
+    super(message);
+    this.name = "DatabaseError";
+  }
+}
+
+/** The message of anything thrown. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  const message = (error as { message?: unknown })?.message;
+  return typeof message === "string" ? message : String(error);
+}
+
 export function isConnectionError(error: unknown): boolean {
   const e = error as { code?: string; message?: string };
   if (e?.code && CONNECTION_CODES.has(e.code)) return true;
@@ -40,6 +62,7 @@ export function isConnectionError(error: unknown): boolean {
  */
 export class PoolFullError extends Error {
   readonly code = "POOL_FULL";
+  readonly reason: FailureReason = "pool_full";
 
   constructor(readonly poolSize: number, readonly busy: number, readonly othersWaiting: number, waitedMs: number, optionLabel: string) {
     super(
@@ -69,48 +92,63 @@ export function describeError(error: unknown, settings: Pick<PostgresSettings, "
   const where = `${settings.host}:${settings.port}/${settings.database}`;
   const raw = e?.message || String(error);
   let message: string;
+  let reason: FailureReason = isConnectionError(error) ? "connection_lost" : "statement";
   switch (e?.code) {
     case "28P01":
     case "28000":
       // pg_hba.conf refusing a connection without TLS is 28000 too: that is no password problem
       if (/pg_hba\.conf.*(no encryption|SSL off)/i.test(raw)) {
         message = `the server requires TLS but sslmode is ${settings.sslMode}: set sslmode to require or verify-full (${raw})`;
+        reason = "tls";
         break;
       }
+      reason = "auth";
       message = `authentication failed for user "${settings.user ?? "(default)"}": check the ${label}s \`user\` and \`password\` (${raw})`;
       break;
     case "3D000":
+      reason = "no_database";
       message = `database "${settings.database}" does not exist: check the ${label} \`database\``;
       break;
     case "ECONNREFUSED":
+      reason = "unreachable";
       message = `nothing accepts connections at ${settings.host}:${settings.port}: check the ${label}s \`host\` and \`port\``;
+      break;
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      reason = "unreachable";
+      message = `${settings.host}:${settings.port} cannot be reached from here: check the ${label}s \`host\` and \`port\` and the network (${raw})`;
       break;
     case "ENOTFOUND":
     case "EAI_AGAIN":
+      reason = "unreachable";
       message = `the host name "${settings.host}" cannot be resolved: check the ${label} \`host\``;
       break;
     case "57014":
+      reason = /statement timeout/i.test(raw) ? "timeout" : "statement";
       message = /statement timeout/i.test(raw)
         ? `the statement ran longer than the App's statement_timeout and was cancelled (${raw})`
         : raw;
       break;
     default:
       if (/timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(raw)) {
+        reason = "unreachable";
         message = `no answer from ${settings.host}:${settings.port} within connect_timeout (${settings.connectTimeoutMs / 1000} s): check \`host\`, \`port\` and firewalls`;
       } else if (/does not support SSL|server does not support SSL/i.test(raw)) {
+        reason = "tls";
         message = `the server does not accept TLS connections but sslmode is ${settings.sslMode}: set sslmode to disable or prefer, or enable ssl on the server (${raw})`;
       } else if (/no pg_hba.conf entry.*no encryption|SSL off/i.test(raw)) {
+        reason = "tls";
         message = `the server requires TLS but sslmode is ${settings.sslMode}: set sslmode to require or verify-full (${raw})`;
       } else if (/self[- ]signed|unable to verify|certificate|Hostname\/IP does not match|altnames/i.test(raw)) {
+        reason = "tls";
         message = `the server's TLS certificate was rejected (sslmode=${settings.sslMode}): ${raw}. Check the ${label} \`ssl_ca\` and that \`host\` matches the certificate`;
       } else {
         message = raw;
       }
   }
   const details = [e?.detail, e?.hint ? `hint: ${e.hint}` : undefined].filter(Boolean).join("; ");
-  const out = new Error(redact(`${message}${details ? ` (${details})` : ""} [postgres ${where}]`, settings.password));
-  (out as Error & { code?: string }).code = e?.code;
   // where in the statement the server found the problem (1-based), for messages that point into a user's query
-  if (e?.position) (out as Error & { position?: string }).position = e.position;
+  const position = e?.position !== undefined && Number.isInteger(Number(e.position)) ? Number(e.position) : undefined;
+  const out = new DatabaseError(redact(`${message}${details ? ` (${details})` : ""} [postgres ${where}]`, settings.password), reason, e?.code, position);
   return out;
 }

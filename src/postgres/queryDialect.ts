@@ -16,7 +16,7 @@ function rebasePosition(error: unknown, offset: number, length: number): unknown
   const e = error as { position?: unknown };
   if (e && typeof e === "object" && e.position !== undefined) {
     const position = Number(e.position) - offset;
-    e.position = position >= 1 && position <= length + 1 ? String(position) : undefined;
+    e.position = position >= 1 && position <= length + 1 ? position : undefined;
   }
   return error;
 }
