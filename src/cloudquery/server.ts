@@ -117,9 +117,9 @@ export class PostgresSourcePlugin {
       const failureCode =
         error instanceof TableSelectionError
           ? "INVALID_SPEC"
-          : code === "28P01" || code === "28000"
+          : code === "28P01" || code === "28000" || code === "SSH_AUTH"
           ? "INVALID_CREDENTIALS"
-          : code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN" || /within connect_timeout/.test((error as Error).message)
+          : code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "SSH_UNREACHABLE" || /within connect_timeout/.test((error as Error).message)
           ? "UNREACHABLE"
           : "CONNECTION_FAILED";
       return { success: false, failure_code: failureCode, failure_description: redact((error as Error).message, spec.settings.password) };
