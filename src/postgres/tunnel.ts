@@ -100,8 +100,13 @@ export class SshTunnel {
     this.listening ??= new Promise<void>((resolve, reject) => {
       const server = createServer((socket) => this.forward(socket));
       server.on("error", reject);
+      const generation = this.generation;
       server.listen(0, this.localHost, () => {
         server.off("error", reject);
+        if (generation !== this.generation) {
+          server.close();
+          return reject(new SshTunnelError("SSH_FAILED", "the SSH tunnel was closed while it started (disconnect was called)"));
+        }
         server.on("error", (error) => this.log(`ssh: the local forwarding server failed: ${error.message}`, "error"));
         this.localPort = (server.address() as { port: number }).port;
         resolve();
