@@ -3,6 +3,9 @@ import { quoteIdentifier } from "../postgres/quote";
 
 export const APP_NAME = "postgres";
 
+/** Options the UI renders as password fields (never shown back). */
+const SECRET_OPTIONS = ["password", "ssh_private_key", "ssh_passphrase", "ssh_password"];
+
 interface AppArgs {
   appOptions: Record<string, unknown>;
   connection?: unknown;
@@ -23,12 +26,12 @@ export function buildPostgresApp(log: Logger) {
       description,
       defaultValue,
       placeholder,
-      type: key === "password" ? "password" : key === "sslmode" ? "list" : undefined,
+      type: SECRET_OPTIONS.includes(key) ? "password" : key === "sslmode" ? "list" : undefined,
     })),
     methods: {
       async appOptions() {
         return {
-          password: { type: "password" as const },
+          ...Object.fromEntries(SECRET_OPTIONS.map((key) => [key, { type: "password" as const }])),
           sslmode: {
             type: "list" as const,
             options: [...SSL_MODES],
@@ -75,7 +78,7 @@ export function buildPostgresApp(log: Logger) {
           const shown = names.slice(0, 10).join(", ") + (names.length > 10 ? `, ... (${names.length - 10} more)` : "");
           return {
             success: true,
-            message: `PostgreSQL ${version} as ${user}; schema ${quoteIdentifier(pg.settings.schema)} has ${names.length} tables and views${names.length ? `: ${shown}` : ""}; ${describeTls(pg.settings, pg.encrypted)}`,
+            message: `PostgreSQL ${version} as ${user}; schema ${quoteIdentifier(pg.settings.schema)} has ${names.length} tables and views${names.length ? `: ${shown}` : ""}; ${describeTls(pg.settings, pg.encrypted)}${describeTunnel(pg)}`,
           };
         } finally {
           if (owned) await pg.close();
@@ -83,4 +86,14 @@ export function buildPostgresApp(log: Logger) {
       },
     },
   };
+}
+
+/** What `test` says about the SSH tunnel: the bastion, and its host key so that the user can pin it. */
+function describeTunnel(pg: PostgresConnection): string {
+  const ssh = pg.settings.ssh;
+  if (!ssh || !pg.tunnel) return "";
+  const through = `; through the SSH bastion ${ssh.user}@${ssh.host}:${ssh.port}`;
+  return ssh.hostKeyFingerprint
+    ? `${through}, host key ${pg.tunnel.hostKeySeen} (pinned in ssh_host_key)`
+    : `${through}, host key ${pg.tunnel.hostKeySeen} NOT pinned: set ssh_host_key to ${pg.tunnel.hostKeySeen} to refuse any other host`;
 }

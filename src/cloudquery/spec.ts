@@ -62,6 +62,14 @@ export const SPEC_SCHEMA = {
       description: "Seconds one statement (one page of rows) may run; 0 = no limit. A relation without a key is read in one statement.",
     },
     application_name: { type: "string", minLength: 1, description: `Shown in pg_stat_activity (default ${SPEC_DEFAULTS.application_name}).` },
+    // ssh (issue 19): the App's SSH tunnel options, read by the same parser (settings.ts)
+    ssh_host: { type: "string", description: "An SSH bastion to reach the database through; host and port are then the database's as the bastion sees them." },
+    ssh_port: { type: "integer", minimum: 1, maximum: 65535, description: "The bastion's SSH port (default 22)." },
+    ssh_user: { type: "string", description: "The user to log in to the bastion as (required with ssh_host)." },
+    ssh_private_key: { type: "string", description: "The private key's text (OpenSSH or PEM format) to log in with." },
+    ssh_passphrase: { type: "string", description: "The passphrase of an encrypted ssh_private_key." },
+    ssh_password: { type: "string", description: "The bastion user's password (instead of or besides a key)." },
+    ssh_host_key: { type: "string", description: "The bastion's host key fingerprint (SHA256:..., as ssh-keygen -lf prints it): any other host key is refused." },
     table_options: {
       type: "object",
       default: {},
@@ -167,6 +175,7 @@ function describeSchemaError(error: AjvError): string {
 }
 
 const CONNECTION_FIELDS = ["host", "port", "database", "user", "password"] as const;
+const SSH_FIELDS = ["ssh_host", "ssh_port", "ssh_user", "ssh_private_key", "ssh_passphrase", "ssh_password", "ssh_host_key"] as const;
 
 /** libpq's key=value connection string: `host=db port=5432 dbname='my db'`. */
 function parseKeywordString(text: string): Record<string, string> {
@@ -262,6 +271,7 @@ export function parseSpec(specJson: string | Uint8Array): Spec {
   for (const key of ["sslmode", "ssl_ca", "ssl_cert", "ssl_key", "application_name", "connect_timeout"]) {
     if (spec[key] !== undefined) options[key] = spec[key];
   }
+  for (const key of SSH_FIELDS) if (spec[key] !== undefined) options[key] = spec[key]; // ssh (issue 19)
   if (options.database === undefined) {
     throw new SpecError(`invalid spec: ${SPEC_FIELD} \`database\` is required (or a \`connection_string\` that names the database)`);
   }

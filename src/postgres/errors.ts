@@ -17,6 +17,7 @@ const CONNECTION_CODES = new Set([
   "08006",
   "08001",
   "08004",
+  "SSH_UNREACHABLE", // ssh (issue 19): the bastion is down or the tunnel dropped (tunnel.ts): retried like a server restart
 ]);
 const CONNECTION_MESSAGES = [
   /Connection terminated/i,
@@ -112,6 +113,15 @@ export function describeError(error: unknown, settings: Pick<PostgresSettings, "
     case "ECONNREFUSED":
       reason = "unreachable";
       message = `nothing accepts connections at ${settings.host}:${settings.port}: check the ${label}s \`host\` and \`port\``;
+      break;
+    // the SSH tunnel's failures (tunnel.ts) say which side failed already
+    case "SSH_AUTH":
+      reason = "auth";
+      message = raw;
+      break;
+    case "SSH_UNREACHABLE":
+      reason = "unreachable";
+      message = raw;
       break;
     case "EHOSTUNREACH":
     case "ENETUNREACH":

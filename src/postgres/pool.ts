@@ -6,6 +6,7 @@ import { ConnectBudget, withRetry } from "./retry";
 import { DEFAULT_OPTION_LABEL } from "./settings";
 import { quoteIdentifier } from "./quote";
 import { BinaryCopyOut, BinaryCopySink } from "./copy";
+import { SshTunnel } from "./tunnel"; // ssh (issue 19)
 
 export type Row = Record<string, unknown>;
 export interface QueryResult {
@@ -91,18 +92,22 @@ export class PostgresConnection {
   private closed = false;
   /** whether the connections are encrypted (known after the first connection) */
   encrypted = false;
+  /** ssh (issue 19): the tunnel through the bastion when `ssh_host` is set (one SSH connection per pool) */
+  readonly tunnel?: SshTunnel;
 
   constructor(settings: PostgresSettings, log: Logger = () => {}) {
     this.settings = settings;
     this.log = log;
+    if (settings.ssh) this.tunnel = new SshTunnel(settings.ssh, settings, settings.connectTimeoutMs, log); // ssh (issue 19)
   }
 
   private poolConfig(ssl: PoolConfig["ssl"]): PoolConfig {
     const s = this.settings;
     const searchPath = s.schema === "public" ? quoteIdentifier("public") : `${quoteIdentifier(s.schema)},${quoteIdentifier("public")}`;
     return {
-      host: s.host,
-      port: s.port,
+      // ssh (issue 19): through the tunnel's local forwarder; TLS still names s.host (tlsOptions)
+      host: this.tunnel ? this.tunnel.localHost : s.host,
+      port: this.tunnel ? this.tunnel.localPort : s.port,
       database: s.database,
       user: s.user,
       password: s.password ?? "",
@@ -134,6 +139,9 @@ export class PostgresConnection {
   }
 
   private async getPool(budget: ConnectBudget): Promise<Pool> {
+    // ssh (issue 19): before every attempt, so that a dropped tunnel is rebuilt and a failure names the bastion
+    const tunnel = this.tunnel;
+    if (tunnel) await budget.charge(() => tunnel.ready());
     if (!this.poolPromise) {
       this.poolPromise = (async () => {
         const ssl = tlsOptions(this.settings);
@@ -328,6 +336,7 @@ export class PostgresConnection {
     this.pool = undefined;
     this.poolPromise = undefined;
     if (pool) await pool.end();
+    await this.tunnel?.close(); // ssh (issue 19)
   }
 
   /** After close(), a pool opened for late work is ended as soon as no client is out or awaited. */
@@ -337,7 +346,7 @@ export class PostgresConnection {
     this.pool = undefined;
     this.poolPromise = undefined;
     this.checkedOut.delete(pool);
-    pool.end().catch(() => {});
+    pool.end().then(() => this.tunnel?.close()).catch(() => {}); // ssh (issue 19): and the tunnel it used
   }
 }
 

@@ -1,5 +1,6 @@
 import { isIP } from "net";
 import type { ConnectionOptions as TlsOptions } from "tls";
+import { utils as sshUtils } from "ssh2";
 
 /**
  * How to reach a PostgreSQL server, parsed from the App's options. The Grouparoo UI sends every
@@ -26,8 +27,25 @@ export interface PostgresSettings {
   statementTimeoutMs: number;
   applicationName: string;
   poolSize: number;
+  /** the SSH bastion to reach the database through (`ssh_host` set), see tunnel.ts */
+  ssh?: SshSettings;
   /** how the host calls a setting in messages ("App option" by default, "spec field" for CloudQuery) */
   optionLabel?: string;
+}
+
+/**
+ * An SSH bastion. `host`/`port` of the settings stay the database's as the bastion sees them (and as
+ * TLS verifies them). The secrets are non-enumerable: logging or spreading the settings shows none.
+ */
+export interface SshSettings {
+  host: string;
+  port: number;
+  user: string;
+  /** `SHA256:...` as `ssh-keygen -lf` prints it; any other host key is refused. Unset: any (the App's Test shows the one seen) */
+  hostKeyFingerprint?: string;
+  readonly privateKey?: string;
+  readonly passphrase?: string;
+  readonly password?: string;
 }
 
 export interface AppOptionDescription {
@@ -47,6 +65,7 @@ export const DEFAULTS = {
   statementTimeoutSeconds: 120,
   applicationName: "grouparoo-plugin-postgres",
   poolSize: 5,
+  sshPort: 22,
 };
 
 const PEM_HELP =
@@ -68,6 +87,13 @@ export const APP_OPTIONS: AppOptionDescription[] = [
   { key: "connect_timeout", displayName: "Connect timeout (s)", required: false, defaultValue: String(DEFAULTS.connectTimeoutSeconds), placeholder: String(DEFAULTS.connectTimeoutSeconds), description: `Seconds to wait for a connection before failing (default ${DEFAULTS.connectTimeoutSeconds}).` },
   { key: "statement_timeout", displayName: "Statement timeout (s)", required: false, defaultValue: String(DEFAULTS.statementTimeoutSeconds), placeholder: String(DEFAULTS.statementTimeoutSeconds), description: `Seconds a statement may run before the server cancels it (default ${DEFAULTS.statementTimeoutSeconds}; 0 = no limit).` },
   { key: "application_name", displayName: "Application name", required: false, defaultValue: DEFAULTS.applicationName, placeholder: DEFAULTS.applicationName, description: `Shown in pg_stat_activity (default ${DEFAULTS.applicationName}).` },
+  { key: "ssh_host", displayName: "SSH bastion host", required: false, description: "An SSH bastion (jump host) to reach the database through; blank: connect directly. `host` and `port` are then the database's as the bastion sees them." },
+  { key: "ssh_port", displayName: "SSH port", required: false, defaultValue: String(DEFAULTS.sshPort), placeholder: String(DEFAULTS.sshPort), description: `The bastion's SSH port (default ${DEFAULTS.sshPort}).` },
+  { key: "ssh_user", displayName: "SSH user", required: false, description: "The user to log in to the bastion as (required with ssh_host)." },
+  { key: "ssh_private_key", displayName: "SSH private key", required: false, description: "The private key to log in with: OpenSSH (-----BEGIN OPENSSH PRIVATE KEY-----) or PEM (-----BEGIN RSA PRIVATE KEY-----) text, pasted on one line or several. Its public key goes in the bastion's authorized_keys." },
+  { key: "ssh_passphrase", displayName: "SSH key passphrase", required: false, description: "The passphrase of an encrypted ssh_private_key." },
+  { key: "ssh_password", displayName: "SSH password", required: false, description: "The bastion user's password, when the bastion allows password logins (instead of or besides a key)." },
+  { key: "ssh_host_key", displayName: "SSH host key fingerprint", required: false, placeholder: "SHA256:...", description: "The bastion's host key fingerprint as `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints it (SHA256:...): any other host key is refused. Blank: any host key is accepted and the App's Test shows the one it saw, to pin it here." },
   { key: "pool_size", displayName: "Pool size", required: false, placeholder: "WORKERS + 1", description: `Connections per App and process, opened as needed and closed after 30 s idle (default: the process's WORKERS + 1, at least ${DEFAULTS.poolSize}, so that every task of a worker process gets one).` },
 ];
 
@@ -120,10 +146,17 @@ export function normalizePem(option: string, value: string): string {
   }
   return blocks
     .map(([, label, body]) => {
-      const lines = body.trim().split(/\s+/);
-      // header lines such as "Proc-Type: 4,ENCRYPTED" contain a colon and stay as they are
-      const headers = lines.filter((l) => l.includes(":"));
-      const base64 = lines.filter((l) => !l.includes(":")).join("");
+      const tokens = body.trim().split(/\s+/);
+      // the headers of an encrypted legacy key ("Proc-Type: 4,ENCRYPTED", "DEK-Info: AES-128-CBC,...")
+      // are "Name: value" pairs: split on whitespace above, rejoined here
+      const headers: string[] = [];
+      const base64Parts: string[] = [];
+      for (let i = 0; i < tokens.length; i++) {
+        if (tokens[i].endsWith(":") && i + 1 < tokens.length) headers.push(`${tokens[i]} ${tokens[++i]}`);
+        else if (tokens[i].includes(":")) headers.push(tokens[i]);
+        else base64Parts.push(tokens[i]);
+      }
+      const base64 = base64Parts.join("");
       if (!/^[A-Za-z0-9+/=]*$/.test(base64)) {
         throw new SettingsError(option, `holds a ${label} block that is not valid base64`);
       }
@@ -203,7 +236,60 @@ function readSettings(options: RawOptions): PostgresSettings {
     statementTimeoutMs: integer(options, "statement_timeout", DEFAULTS.statementTimeoutSeconds, 0, 86400) * 1000,
     applicationName: text(options, "application_name") ?? DEFAULTS.applicationName,
     poolSize: integer(options, "pool_size", defaultPoolSize(), 1, 100),
+    ssh: readSshSettings(options),
   };
+}
+
+/** Secrets are taken as typed (spaces may be part of them); blank means not given. */
+function secret(options: RawOptions, key: string): string | undefined {
+  const value = options[key];
+  return value === undefined || value === null || value === "" ? undefined : String(value);
+}
+
+const FINGERPRINT = /SHA256:[A-Za-z0-9+/]{43}/;
+
+function readSshSettings(options: RawOptions): SshSettings | undefined {
+  const host = text(options, "ssh_host");
+  if (host === undefined) return undefined;
+  const user = text(options, "ssh_user");
+  if (!user) throw new SettingsError("ssh_user", "is required with ssh_host (the user to log in to the bastion as)");
+  const password = secret(options, "ssh_password");
+  const passphrase = secret(options, "ssh_passphrase");
+  const keyText = text(options, "ssh_private_key");
+  if (!keyText && !password) throw new SettingsError("ssh_private_key", "or `ssh_password` is required with ssh_host (how to log in to the bastion)");
+  let privateKey: string | undefined;
+  if (keyText) {
+    if (!keyText.includes("-----BEGIN ")) {
+      throw new SettingsError("ssh_private_key", "must be the key's text (-----BEGIN OPENSSH PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY----- ...), a file path is not read");
+    }
+    privateKey = normalizePem("ssh_private_key", keyText);
+    checkPrivateKey(privateKey, passphrase);
+  } else if (passphrase) {
+    throw new SettingsError("ssh_passphrase", "is given but `ssh_private_key` is blank");
+  }
+  const pinned = text(options, "ssh_host_key");
+  // the whole line that `ssh-keygen -lf` prints ("256 SHA256:... comment (ED25519)") is accepted too
+  const fingerprint = pinned === undefined ? undefined : FINGERPRINT.exec(pinned)?.[0];
+  if (pinned !== undefined && !fingerprint) {
+    throw new SettingsError("ssh_host_key", "must be a SHA256 fingerprint as `ssh-keygen -lf` prints it (SHA256: and 43 base64 characters)");
+  }
+  const ssh = { host, port: integer(options, "ssh_port", DEFAULTS.sshPort, 1, 65535), user, hostKeyFingerprint: fingerprint } as SshSettings;
+  // like pg-pool's password: present for the tunnel, absent from logs, JSON and spreads
+  for (const [name, value] of Object.entries({ privateKey, passphrase, password })) {
+    if (value !== undefined) Object.defineProperty(ssh, name, { value, enumerable: false });
+  }
+  return ssh;
+}
+
+/** Reads the key with ssh2 now, so that a bad key or passphrase is reported as an option, not as a refused login. */
+function checkPrivateKey(privateKey: string, passphrase: string | undefined): void {
+  const parsed = sshUtils.parseKey(privateKey, passphrase);
+  if (!(parsed instanceof Error)) return;
+  // ssh2's messages name the problem only ("... no passphrase given", "integrity check failed -- bad passphrase?")
+  const encrypted = /ENCRYPTED/.test(privateKey) || /passphrase|decrypt/i.test(parsed.message);
+  if (encrypted && !passphrase) throw new SettingsError("ssh_private_key", "is encrypted: set `ssh_passphrase`");
+  if (encrypted) throw new SettingsError("ssh_passphrase", "does not decrypt `ssh_private_key` (wrong passphrase?)");
+  throw new SettingsError("ssh_private_key", `cannot be read as an SSH private key (${parsed.message})`);
 }
 
 /**
