@@ -1,6 +1,6 @@
 import { readFileSync } from "fs";
 import { createRequire } from "module";
-import { parseSettings, PostgresSettings, SSL_MODES } from "../postgres/settings";
+import { normalizePem, parseSettings, PostgresSettings, SSL_MODES } from "../postgres/settings";
 
 /**
  * The plugin's spec: the `spec:` section of a CloudQuery source config, sent by the CLI as JSON in
@@ -177,64 +177,146 @@ function describeSchemaError(error: AjvError): string {
 const CONNECTION_FIELDS = ["host", "port", "database", "user", "password"] as const;
 const SSH_FIELDS = ["ssh_host", "ssh_port", "ssh_user", "ssh_private_key", "ssh_passphrase", "ssh_password", "ssh_host_key"] as const;
 
-/** libpq's key=value connection string: `host=db port=5432 dbname='my db'`. */
-function parseKeywordString(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const pattern = /\s*([a-zA-Z_]+)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|([^\s']*))/gy;
-  let match: RegExpExecArray | null;
-  let consumed = 0;
-  while ((match = pattern.exec(text)) !== null) {
-    out[match[1]] = match[2] !== undefined ? match[2].replace(/\\(.)/g, "$1") : match[3];
-    consumed = pattern.lastIndex;
+/** libpq's keywords this plugin does not take: named in errors (any other word is not: it may be a password's fragment). */
+const OTHER_LIBPQ_PARAMETERS = new Set([
+  "hostaddr", "passfile", "require_auth", "channel_binding", "client_encoding", "options", "fallback_application_name",
+  "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout", "replication",
+  "gssencmode", "sslnegotiation", "sslcompression", "sslpassword", "sslcertmode", "sslcrl", "sslcrldir", "sslsni",
+  "requirepeer", "ssl_min_protocol_version", "ssl_max_protocol_version", "krbsrvname", "gsslib", "gssdelegation",
+  "service", "target_session_attrs", "load_balance_hosts", "max_protocol_version", "min_protocol_version",
+]);
+
+const CONNECTION_STRING = `${SPEC_FIELD} \`connection_string\``;
+
+/**
+ * libpq's key=value connection string (`host=db port=5432 dbname='my db'`), read as libpq's
+ * conninfo_parse does: a value is quoted ('...', where \\ escapes) or runs to the next whitespace
+ * (where \\ escapes too and a ' is an ordinary character). No error quotes the text: it may hold the
+ * password; errors name the parameter and the character position instead.
+ */
+function parseKeywordString(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const isSpace = (c: string | undefined) => c !== undefined && /\s/.test(c);
+  let i = 0;
+  let previous: string | undefined;
+  const after = () => (previous ? ` after the parameter \`${previous}\`` : "");
+  for (;;) {
+    while (isSpace(text[i])) i++;
+    if (i >= text.length) return out;
+    const keyStart = i;
+    while (i < text.length && text[i] !== "=" && !isSpace(text[i])) i++;
+    const key = text.slice(keyStart, i);
+    while (isSpace(text[i])) i++;
+    if (text[i] !== "=") {
+      throw new SpecError(`${CONNECTION_STRING} cannot be read: a word without "=" at character ${keyStart + 1}${after()} (a value holding spaces must be quoted: key='a value')`);
+    }
+    i++;
+    while (isSpace(text[i])) i++;
+    const named = /^[a-z_]+$/.test(key) && (CONNECTION_PARAMETERS.has(key) || PEM_FILE_PARAMETERS.has(key) || OTHER_LIBPQ_PARAMETERS.has(key));
+    let value = "";
+    if (text[i] === "'") {
+      const quoteAt = i;
+      i++;
+      for (;;) {
+        if (i >= text.length) {
+          throw new SpecError(`${CONNECTION_STRING} cannot be read: the quoted value${named ? ` of \`${key}\`` : ""} that starts at character ${quoteAt + 1} is not closed`);
+        }
+        if (text[i] === "\\" && i + 1 < text.length) {
+          value += text[i + 1];
+          i += 2;
+        } else if (text[i] === "'") {
+          i++;
+          break;
+        } else value += text[i++];
+      }
+    } else {
+      while (i < text.length && !isSpace(text[i])) {
+        if (text[i] === "\\" && i + 1 < text.length) {
+          value += text[i + 1];
+          i += 2;
+        } else value += text[i++];
+      }
+    }
+    if (!named) {
+      throw new SpecError(
+        `${CONNECTION_STRING}: the parameter at character ${keyStart + 1} is not one this plugin knows (supported: ${[...CONNECTION_PARAMETERS.keys(), ...PEM_FILE_PARAMETERS.keys()].join(", ")})`
+      );
+    }
+    out.set(key, value);
+    previous = key;
   }
-  if (text.slice(consumed).trim() !== "") throw new SpecError(`${SPEC_FIELD} \`connection_string\` cannot be read near "${text.slice(consumed).trim().slice(0, 20)}"`);
-  return out;
 }
 
-const CONNECTION_PARAMETERS: Record<string, string> = {
-  host: "host",
-  port: "port",
-  dbname: "database",
-  user: "user",
-  password: "password",
-  sslmode: "sslmode",
-  application_name: "application_name",
-  connect_timeout: "connect_timeout",
-};
-const PEM_FILE_PARAMETERS: Record<string, string> = { sslrootcert: "ssl_ca", sslcert: "ssl_cert", sslkey: "ssl_key" };
+const CONNECTION_PARAMETERS = new Map<string, string>([
+  ["host", "host"],
+  ["port", "port"],
+  ["dbname", "database"],
+  ["user", "user"],
+  ["password", "password"],
+  ["sslmode", "sslmode"],
+  ["application_name", "application_name"],
+  ["connect_timeout", "connect_timeout"],
+]);
+const PEM_FILE_PARAMETERS = new Map<string, string>([
+  ["sslrootcert", "ssl_ca"],
+  ["sslcert", "ssl_cert"],
+  ["sslkey", "ssl_key"],
+]);
+
+/** A percent-encoded part of a URI; a malformed one (a raw "%") names the part, never its text. */
+function decodeUriPart(value: string, part: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch (error) {
+    throw new SpecError(`${CONNECTION_STRING}: the ${part} is not valid percent-encoding (write a "%" as %25, an "@" as %40)`);
+  }
+}
 
 /** The App options a connection string stands for (same keys as the spec's own fields). */
 export function connectionStringOptions(connectionString: string): Record<string, string> {
-  let parameters: Record<string, string>;
+  let parameters: Map<string, string>;
   if (/^postgres(ql)?:\/\//i.test(connectionString)) {
     let url: URL;
     try {
       url = new URL(connectionString);
     } catch (error) {
-      throw new SpecError(`${SPEC_FIELD} \`connection_string\` is not a valid URI`);
+      throw new SpecError(`${CONNECTION_STRING} is not a valid URI`);
     }
-    if (url.host.includes(",")) throw new SpecError(`${SPEC_FIELD} \`connection_string\` names several hosts, which this plugin does not support`);
-    parameters = {};
-    if (url.hostname) parameters.host = decodeURIComponent(url.hostname.replace(/^\[(.*)\]$/, "$1"));
-    if (url.port) parameters.port = url.port;
-    if (url.username) parameters.user = decodeURIComponent(url.username);
-    if (url.password) parameters.password = decodeURIComponent(url.password);
-    if (url.pathname.length > 1) parameters.dbname = decodeURIComponent(url.pathname.slice(1));
-    url.searchParams.forEach((value, key) => (parameters[key] = value));
+    if (url.host.includes(",")) throw new SpecError(`${CONNECTION_STRING} names several hosts, which this plugin does not support`);
+    parameters = new Map();
+    if (url.hostname) parameters.set("host", decodeUriPart(url.hostname.replace(/^\[(.*)\]$/, "$1"), "host"));
+    if (url.port) parameters.set("port", url.port);
+    if (url.username) parameters.set("user", decodeUriPart(url.username, "user name"));
+    if (url.password) parameters.set("password", decodeUriPart(url.password, "password"));
+    if (url.pathname.length > 1) parameters.set("dbname", decodeUriPart(url.pathname.slice(1), "database name"));
+    for (const [key, value] of url.searchParams) {
+      if (!CONNECTION_PARAMETERS.has(key) && !PEM_FILE_PARAMETERS.has(key)) {
+        const what = OTHER_LIBPQ_PARAMETERS.has(key) ? `the parameter \`${key}\`` : "a query parameter this plugin does not know";
+        throw new SpecError(`${CONNECTION_STRING}: ${what} is not supported (supported: ${[...CONNECTION_PARAMETERS.keys(), ...PEM_FILE_PARAMETERS.keys()].join(", ")})`);
+      }
+      parameters.set(key, value);
+    }
   } else {
     parameters = parseKeywordString(connectionString);
   }
   const options: Record<string, string> = {};
-  for (const [key, value] of Object.entries(parameters)) {
-    if (CONNECTION_PARAMETERS[key]) options[CONNECTION_PARAMETERS[key]] = value;
-    else if (PEM_FILE_PARAMETERS[key]) {
+  for (const [key, value] of parameters) {
+    const option = CONNECTION_PARAMETERS.get(key);
+    const pemOption = PEM_FILE_PARAMETERS.get(key);
+    if (option) options[option] = value;
+    else if (pemOption) {
+      let pem: string;
       try {
-        options[PEM_FILE_PARAMETERS[key]] = readFileSync(value, "utf8");
+        pem = readFileSync(value, "utf8");
       } catch (error) {
-        throw new SpecError(`${SPEC_FIELD} \`connection_string\`: ${key} names a file that cannot be read (${(error as Error).message})`);
+        throw new SpecError(`${CONNECTION_STRING}: ${key} names a file that cannot be read (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
       }
-    } else {
-      throw new SpecError(`${SPEC_FIELD} \`connection_string\`: the parameter \`${key}\` is not supported (supported: ${[...Object.keys(CONNECTION_PARAMETERS), ...Object.keys(PEM_FILE_PARAMETERS)].join(", ")})`);
+      try {
+        options[pemOption] = normalizePem(pemOption, pem);
+      } catch (error) {
+        // the file is the connection string's parameter, not the spec field of the same meaning
+        throw new SpecError(`${CONNECTION_STRING}: ${key} names a file that is not PEM text (it must start with -----BEGIN ...-----)`);
+      }
     }
   }
   return options;

@@ -1,3 +1,4 @@
+import { randomBytes } from "crypto";
 import { promises as fs } from "fs";
 import * as path from "path";
 
@@ -57,18 +58,21 @@ export class FileCursorStore implements CursorStore {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return { version: 1, cursors: {} };
       throw new Error(`the state file ${this.file} cannot be read: ${(error as Error).message}`);
     }
+    let parsed: unknown;
     try {
-      const parsed = JSON.parse(text) as StateFile;
-      if (parsed?.version !== 1 || typeof parsed.cursors !== "object") throw new Error("unknown layout");
-      return parsed;
+      parsed = JSON.parse(text);
     } catch (error) {
-      throw new Error(`the state file ${this.file} is not this plugin's state (${(error as Error).message}): move it away to start over`);
+      throw new Error(`the state file ${this.file} is not JSON (${(error as Error).message}): move it away to start over`);
     }
+    const problem = stateProblem(parsed);
+    if (problem) throw new Error(`the state file ${this.file} is not this plugin's state (${problem}): move it away to start over`);
+    return parsed as StateFile;
   }
 
   async get(key: string): Promise<Cursor | undefined> {
     await this.writes;
-    return (await this.read()).cursors[key];
+    const { cursors } = await this.read();
+    return Object.prototype.hasOwnProperty.call(cursors, key) ? cursors[key] : undefined;
   }
 
   /** Saves one cursor; saves are serialized, and each replaces the file atomically (write, then rename). */
@@ -77,13 +81,45 @@ export class FileCursorStore implements CursorStore {
       const state = await this.read();
       state.cursors[key] = { ...cursor, savedAt: new Date().toISOString() };
       await fs.mkdir(path.dirname(this.file), { recursive: true });
-      const temporary = `${this.file}.${process.pid}.tmp`;
-      await fs.writeFile(temporary, JSON.stringify(state, null, 2) + "\n");
-      await fs.rename(temporary, this.file);
+      // a name no one can guess, created exclusively ("wx" never follows a planted link) and private
+      const temporary = `${this.file}.${randomBytes(12).toString("hex")}.tmp`;
+      const handle = await fs.open(temporary, "wx", 0o600);
+      try {
+        await handle.writeFile(JSON.stringify(state, null, 2) + "\n");
+      } finally {
+        await handle.close();
+      }
+      try {
+        await fs.rename(temporary, this.file);
+      } catch (error) {
+        await fs.unlink(temporary).catch(() => {});
+        throw error;
+      }
     });
     this.writes = write.catch(() => {});
     return write;
   }
+}
+
+const isTextArray = (value: unknown) => Array.isArray(value) && value.every((v) => typeof v === "string");
+
+/** What is wrong with a parsed state file, or undefined when it has this plugin's layout. */
+function stateProblem(parsed: unknown): string | undefined {
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return "it is not a JSON object";
+  const state = parsed as Record<string, unknown>;
+  if (state.version !== 1) return `"version" is ${JSON.stringify(state.version)}, not 1`;
+  const cursors = state.cursors;
+  if (cursors === null || typeof cursors !== "object" || Array.isArray(cursors)) return `"cursors" is not an object`;
+  for (const [key, cursor] of Object.entries(cursors as Record<string, unknown>)) {
+    const c = cursor as Record<string, unknown> | null;
+    const where = `cursor ${JSON.stringify(key)}`;
+    if (c === null || typeof c !== "object" || Array.isArray(c)) return `${where} is not an object`;
+    if (typeof c.column !== "string") return `${where}: "column" is not text`;
+    if (!isTextArray(c.key)) return `${where}: "key" is not a list of text`;
+    if (c.after !== undefined && !isTextArray(c.after)) return `${where}: "after" is not a list of text`;
+    if (c.nullsAfter !== undefined && !isTextArray(c.nullsAfter)) return `${where}: "nullsAfter" is not a list of text`;
+  }
+  return undefined;
 }
 
 /** `state_file: null`: no cursor is kept, incremental tables are read whole on every sync. */

@@ -53,7 +53,8 @@ export async function discoverTables(connection: PostgresConnection, spec: Spec)
 
 function buildTable(relation: CatalogRelation, spec: Spec): SourceTable {
   const name = cloudQueryName(relation, spec.schemas);
-  const options = spec.tableOptions[name] ?? {};
+  // an own entry only: a table named "constructor" has no options from Object.prototype
+  const options = Object.prototype.hasOwnProperty.call(spec.tableOptions, name) ? spec.tableOptions[name] : {};
   const where = `table_options.${name}`;
   const column = (columnName: string, field: string) => {
     const found = relation.columns.find((c) => c.name === columnName);
@@ -87,9 +88,32 @@ function buildTable(relation: CatalogRelation, spec: Spec): SourceTable {
   };
 }
 
-function globToRegExp(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp(`^${body}$`);
+/**
+ * CloudQuery's glob (`*` any run, `?` one character) matched without a regular expression: a
+ * backtracking RegExp takes exponential time on `*a*a*a*...b`. Greedy with one remembered star:
+ * at most (name length x pattern length) steps.
+ */
+export function globMatches(pattern: string, name: string): boolean {
+  const p = [...pattern];
+  const n = [...name];
+  let pi = 0;
+  let ni = 0;
+  let star = -1;
+  let starAt = 0;
+  while (ni < n.length) {
+    if (pi < p.length && (p[pi] === "?" || (p[pi] !== "*" && p[pi] === n[ni]))) {
+      pi++;
+      ni++;
+    } else if (pi < p.length && p[pi] === "*") {
+      star = pi++;
+      starAt = ni;
+    } else if (star >= 0) {
+      pi = star + 1;
+      ni = ++starAt;
+    } else return false;
+  }
+  while (pi < p.length && p[pi] === "*") pi++;
+  return pi === p.length;
 }
 
 /**
@@ -102,9 +126,7 @@ export function selectTables(all: SourceTable[], include: string[], skip: string
       throw new TableSelectionError(`the table "${pattern}" was not found (tables: ${all.map((t) => t.name).join(", ") || "none"})`);
     }
   }
-  const included = include.map(globToRegExp);
-  const skipped = skip.map(globToRegExp);
-  return all.filter((t) => included.some((re) => re.test(t.name)) && !skipped.some((re) => re.test(t.name)));
+  return all.filter((t) => include.some((pattern) => globMatches(pattern, t.name)) && !skip.some((pattern) => globMatches(pattern, t.name)));
 }
 
 /** The tables of one shard (`Sync.shard`, 1-based `num` of `total`), by position in name order. */

@@ -77,7 +77,9 @@ export class PoolFullError extends Error {
 
 /** Removes the password from any text that leaves the plugin. */
 export function redact(textValue: string, password: string | undefined): string {
-  let out = textValue.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, "$1*****@");
+  // masked up to the LAST "@" of the word: a password may hold "@" (or a mistyped "/"); masking a
+  // little more than the password is the safe side
+  let out = textValue.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)\S*@/gi, "$1*****@");
   // short passwords would mangle ordinary words; they are also not echoed by the server
   if (password && password.length >= 3) out = out.split(password).join("*****");
   return out;
