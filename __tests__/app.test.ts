@@ -125,12 +125,12 @@ describe("the postgres App", () => {
     }
   });
 
-  test("the App's schema is searched first without hiding public", async () => {
+  test("user SQL searches the App's schema first without hiding public", async () => {
     const connection = openConnection({ ...options, schema: "shop" });
     try {
-      const own = await connection.query("SELECT * FROM customers");
+      const own = await connection.queryUserSql("SELECT * FROM customers");
       expect(own.fields.map((f) => f.name)).toEqual(["id", "note"]);
-      const fromPublic = await connection.query("SELECT count(*)::int AS n FROM orders");
+      const fromPublic = await connection.queryUserSql("SELECT count(*)::int AS n FROM orders");
       expect(fromPublic.rows[0].n).toBe(0);
     } finally {
       await connection.close();
@@ -143,7 +143,7 @@ describe("the postgres App", () => {
   test("sessions are read-only", async () => {
     const connection = openConnection(options);
     try {
-      await expect(connection.query("INSERT INTO orders VALUES (1)")).rejects.toThrow(/read-only transaction/);
+      await expect(connection.query("INSERT INTO public.orders VALUES (1)")).rejects.toThrow(/read-only transaction/);
     } finally {
       await connection.close();
     }

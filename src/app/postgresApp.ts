@@ -11,6 +11,37 @@ interface AppArgs {
   connection?: unknown;
 }
 
+/** Predefined roles whose members can reach the server's files or programs from inside a SELECT. */
+const SERVER_SIDE_ROLES = ["pg_execute_server_program", "pg_write_server_files", "pg_read_server_files"];
+
+/**
+ * A warning when the App's role can act on the database host: read-only sessions and the query
+ * source's statement check refuse writes and COPY, but a function called inside a SELECT
+ * (lo_export, pg_read_file, COPY-like extensions) is refused only by the role's privileges. A
+ * warning and not a refusal: many setups connect as the owner, and it is the user's call.
+ */
+async function privilegeWarning(pg: PostgresConnection): Promise<string | undefined> {
+  const { rows } = await pg.query(
+    `SELECT r.rolsuper AS superuser,
+            ARRAY(SELECT g.rolname::text FROM pg_catalog.pg_roles g
+                   WHERE g.rolname = ANY($1::text[]) AND pg_catalog.pg_has_role(current_user, g.oid, 'MEMBER')
+                   ORDER BY g.rolname) AS roles
+       FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`,
+    [SERVER_SIDE_ROLES],
+    { retry: false }
+  );
+  const superuser = rows[0]?.superuser === true;
+  const roles = (rows[0]?.roles as string[] | undefined) ?? [];
+  if (!superuser && roles.length === 0) return undefined;
+  // a superuser is a member of every role: saying so is enough
+  const what = superuser ? "a superuser" : `a member of ${roles.join(", ")}`;
+  return (
+    `WARNING: this role is ${what}, so a query source's SQL can read or write files or run programs on the database host ` +
+    `(functions such as lo_export or pg_read_file inside a SELECT are refused only by the role, not by the read-only session). ` +
+    `Connect as a role with only CONNECT on the database, USAGE on the schema and SELECT on its tables (or membership of pg_read_all_data)`
+  );
+}
+
 /**
  * The `postgres` App: the original plugin's option keys, plus TLS modes, timeouts, application name
  * and pool size. `connect` builds a lazy pool (the core caches it per App and process).
@@ -75,10 +106,11 @@ export function buildPostgresApp(log: Logger) {
             [pg.settings.schema]
           );
           const names = tables.rows.map((r) => String(r.relname));
+          const warning = await privilegeWarning(pg);
           const shown = names.slice(0, 10).join(", ") + (names.length > 10 ? `, ... (${names.length - 10} more)` : "");
           return {
             success: true,
-            message: `PostgreSQL ${version} as ${user}; schema ${quoteIdentifier(pg.settings.schema)} has ${names.length} tables and views${names.length ? `: ${shown}` : ""}; ${describeTls(pg.settings, pg.encrypted)}${describeTunnel(pg)}`,
+            message: `PostgreSQL ${version} as ${user}; schema ${quoteIdentifier(pg.settings.schema)} has ${names.length} tables and views${names.length ? `: ${shown}` : ""}; ${describeTls(pg.settings, pg.encrypted)}${describeTunnel(pg)}${warning ? `; ${warning}` : ""}`,
           };
         } finally {
           if (owned) await pg.close();

@@ -15,12 +15,32 @@ export function escapeLike(value: string): string {
   return value.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
+/** A filter value that cannot be sent, said against the filter. */
+export class FilterValueError extends Error {
+  constructor(column: string, problem: string) {
+    super(`the filter on column "${column}" ${problem}`);
+    this.name = "FilterValueError";
+  }
+}
+
+function withoutNul(column: ColumnInfo, value: string): string {
+  if (value.includes("\u0000")) throw new FilterValueError(column.name, "has a value with a NUL character (\\0), which PostgreSQL cannot take");
+  return value;
+}
+
 /** A date filter's value may come as epoch milliseconds (the host's date filters): make it ISO text. */
 function filterValue(column: ColumnInfo, value: unknown): unknown {
-  if (value instanceof Date) return value.toISOString();
-  if (column.propertyType === "date" && (typeof value === "number" || (typeof value === "string" && /^-?\d{10,}$/.test(value)))) {
-    return new Date(Number(value)).toISOString();
+  if (value instanceof Date) {
+    if (isNaN(value.getTime())) throw new FilterValueError(column.name, "has an invalid date");
+    return value.toISOString();
   }
+  if (column.propertyType === "date" && (typeof value === "number" || (typeof value === "string" && /^-?\d{10,}$/.test(value)))) {
+    const date = new Date(Number(value));
+    // a Date holds +-8.64e15 ms (about 275,000 years either side of 1970)
+    if (isNaN(date.getTime())) throw new FilterValueError(column.name, `has the date ${JSON.stringify(String(value))} (epoch milliseconds), which is out of range`);
+    return date.toISOString();
+  }
+  if (typeof value === "string") withoutNul(column, value);
   if (column.propertyType === "boolean" && typeof value === "string") return value.toLowerCase();
   return value;
 }
@@ -37,6 +57,7 @@ function listValue(value: unknown): unknown[] {
 export function filterToSql(filter: ColumnFilter, column: ColumnInfo, params: Params): string {
   const col = quoteIdentifier(column.name);
   const value = () => params.add(filterValue(column, filter.value));
+  const contains = () => params.add(`%${escapeLike(withoutNul(column, String(filter.value ?? "")))}%`);
   if (column.isArray) {
     switch (filter.op) {
       case "eq":
@@ -63,9 +84,9 @@ export function filterToSql(filter: ColumnFilter, column: ColumnInfo, params: Pa
     case "lte":
       return `${col} <= ${value()}`;
     case "substring":
-      return `${col}::text ILIKE ${params.add(`%${escapeLike(String(filter.value ?? ""))}%`)}`;
+      return `${col}::text ILIKE ${contains()}`;
     case "notSubstring":
-      return `${col}::text NOT ILIKE ${params.add(`%${escapeLike(String(filter.value ?? ""))}%`)}`;
+      return `${col}::text NOT ILIKE ${contains()}`;
     case "in":
       return `${col} = ANY(${params.add(listValue(filter.value).map((v) => filterValue(column, v)))})`;
   }

@@ -61,11 +61,6 @@ const typeParsers = {
 /** how much longer than statement_timeout the client waits before it gives a statement up (a dead network) */
 const STATEMENT_MARGIN_MS = 5000;
 
-/** libpq's startup `options` treat spaces and backslashes specially: escape them. */
-function escapeStartupOption(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/ /g, "\\ ");
-}
-
 /** A client checked out of the pool, and the connection error it saw while it was out, if any. */
 interface Lease {
   client: PoolClient;
@@ -75,12 +70,24 @@ interface Lease {
 }
 
 /**
+ * Ends a user query's transaction and clears what outlives a rollback: session advisory locks, and
+ * prepared statements made by SQL (`from_sql`; the plugin's own are made by the protocol). Temp
+ * tables, SET, LISTEN and cursors end with the rollback (a read-only transaction cannot create).
+ */
+async function endUserTransaction(client: PoolClient): Promise<void> {
+  const results = (await client.query(
+    "ROLLBACK; SELECT pg_catalog.pg_advisory_unlock_all(), ARRAY(SELECT name FROM pg_catalog.pg_prepared_statements WHERE from_sql) AS leaked"
+  )) as unknown as { rows: { leaked?: string[] }[] }[];
+  for (const leaked of results[1]?.rows[0]?.leaked ?? []) await client.query(`DEALLOCATE ${quoteIdentifier(leaked)}`);
+}
+
+/**
  * A pool of connections to one database with the plugin's rules: every statement bounded by the
  * statement timeout (server side) and a client-side timeout a little longer (a dead network never
- * hangs a call), read-only sessions, the App's schema searched first, error listeners on idle and
- * checked-out clients alike (a server dropping a connection never crashes the host), and reads
- * retried when the connection broke under them (server restart, pg_terminate_backend), all within
- * `connect_timeout` (see retry.ts).
+ * hangs a call), read-only sessions whose own SQL resolves names in pg_catalog only, error listeners
+ * on idle and checked-out clients alike (a server dropping a connection never crashes the host), and
+ * reads retried when the connection broke under them (server restart, pg_terminate_backend), all
+ * within `connect_timeout` (see retry.ts).
  */
 export class PostgresConnection {
   readonly settings: PostgresSettings;
@@ -103,7 +110,6 @@ export class PostgresConnection {
 
   private poolConfig(ssl: PoolConfig["ssl"]): PoolConfig {
     const s = this.settings;
-    const searchPath = s.schema === "public" ? quoteIdentifier("public") : `${quoteIdentifier(s.schema)},${quoteIdentifier("public")}`;
     return {
       // ssh (issue 19): through the tunnel's local forwarder; TLS still names s.host (tlsOptions)
       host: this.tunnel ? this.tunnel.localHost : s.host,
@@ -124,7 +130,10 @@ export class PostgresConnection {
       // the server cancels at statement_timeout; the client gives up a little later if the network is gone
       query_timeout: s.statementTimeoutMs ? s.statementTimeoutMs + STATEMENT_MARGIN_MS : undefined,
       idle_in_transaction_session_timeout: Math.max(s.statementTimeoutMs, 60000),
-      options: `-c default_transaction_read_only=on -c search_path=${escapeStartupOption(searchPath)}`,
+      // the plugin's own SQL resolves functions, operators and types in pg_catalog only (CVE-2018-1058:
+      // a role that can create in the user's schemas cannot hijack them); user SQL gets the App's
+      // schema and public, for its own transaction only (queryUserSql)
+      options: "-c default_transaction_read_only=on -c search_path=pg_catalog,pg_temp",
       types: typeParsers,
     } as PoolConfig;
   }
@@ -292,18 +301,28 @@ export class PostgresConnection {
    * A user's SQL: one statement only, parameters bound, run in a READ ONLY transaction that is rolled
    * back, so that not even a SET outlives it. It runs as a named prepared statement: the extended
    * protocol refuses several statements in one ("cannot insert multiple commands into a prepared
-   * statement"), and the same property query is parsed once per connection.
+   * statement"), and the same property query is parsed once per connection. The App's schema and
+   * public are its search path, for this transaction only.
+   *
+   * What a rollback does not undo is undone before the connection goes back to the pool: session
+   * advisory locks (released) and prepared statements made by SQL inside a function (deallocated).
+   * That check rides with the ROLLBACK in one round trip, so a query per record costs nothing more.
    */
   async queryUserSql(sql: string, params: unknown[] = []): Promise<QueryResult> {
     const name = "gpp_" + createHash("sha256").update(sql).digest("hex").slice(0, 40);
+    const searchPath = [...new Set([this.settings.schema, "public"])].map(quoteIdentifier).join(", ");
     return this.withClient(async (client) => {
-      await client.query("BEGIN TRANSACTION READ ONLY");
+      await client.query(`BEGIN TRANSACTION READ ONLY; SET LOCAL search_path = ${searchPath}`);
+      let result: QueryResult;
       try {
         const r = await client.query({ name, text: sql, values: params });
-        return { rows: r.rows, fields: r.fields.map((f: FieldDef) => ({ name: f.name, dataTypeID: f.dataTypeID })) };
-      } finally {
-        await client.query("ROLLBACK").catch(() => {});
+        result = { rows: r.rows, fields: r.fields.map((f: FieldDef) => ({ name: f.name, dataTypeID: f.dataTypeID })) };
+      } catch (error) {
+        await endUserTransaction(client).catch(() => {});
+        throw error;
       }
+      await endUserTransaction(client);
+      return result;
     });
   }
 

@@ -79,9 +79,9 @@ export const APP_OPTIONS: AppOptionDescription[] = [
   { key: "schema", displayName: "Schema", required: false, defaultValue: DEFAULTS.schema, placeholder: DEFAULTS.schema, description: `The schema whose tables and views are offered (default ${DEFAULTS.schema}). Query sources search it first, then public.` },
   { key: "user", displayName: "User", required: false, description: "The user to connect as (a read-only role is enough)." },
   { key: "password", displayName: "Password", required: false, description: "The user's password. It never appears in an error or log line." },
-  { key: "sslmode", displayName: "TLS mode (sslmode)", required: false, defaultValue: "prefer", description: "libpq's sslmode: disable, prefer (TLS when the server offers it, unverified), require (TLS, certificate NOT verified), verify-ca (TLS, chain verified), verify-full (TLS, chain and host name verified). Blank: derived from `ssl`, else prefer." },
+  { key: "sslmode", displayName: "TLS mode (sslmode)", required: false, defaultValue: "prefer", description: "libpq's sslmode: disable, prefer (TLS when the server offers it, unverified), require (TLS, certificate NOT verified unless ssl_ca is given), verify-ca (TLS, chain verified against ssl_ca), verify-full (TLS, chain and host name verified). Blank: derived from `ssl`, else prefer." },
   { key: "ssl", displayName: "SSL (legacy)", required: false, description: "The original plugin's switch, still accepted when sslmode is blank: true = require (encrypted but NOT verified), true with ssl_ca = verify-full, false = disable." },
-  { key: "ssl_ca", displayName: "CA certificate", required: false, description: `The certificate authority that signed the server's certificate, for verify-ca / verify-full. ${PEM_HELP}` },
+  { key: "ssl_ca", displayName: "CA certificate", required: false, description: `The certificate authority that signed the server's certificate: required for verify-ca, and with it prefer and require verify the chain too (as libpq). ${PEM_HELP}` },
   { key: "ssl_cert", displayName: "Client certificate", required: false, description: `A client certificate, when the server asks for one (with ssl_key). ${PEM_HELP}` },
   { key: "ssl_key", displayName: "Client key", required: false, description: `The client certificate's private key. ${PEM_HELP}` },
   { key: "connect_timeout", displayName: "Connect timeout (s)", required: false, defaultValue: String(DEFAULTS.connectTimeoutSeconds), placeholder: String(DEFAULTS.connectTimeoutSeconds), description: `Seconds to wait for a connection before failing (default ${DEFAULTS.connectTimeoutSeconds}).` },
@@ -109,10 +109,17 @@ export class SettingsError extends Error {
 
 type RawOptions = Record<string, unknown>;
 
+/** An own property only: `toString` or `constructor` are no options, whatever Object.prototype holds. */
+function own(options: RawOptions, key: string): unknown {
+  return Object.prototype.hasOwnProperty.call(options, key) ? options[key] : undefined;
+}
+
 function text(options: RawOptions, key: string): string | undefined {
-  const value = options[key];
+  const value = own(options, key);
   if (value === undefined || value === null) return undefined;
   const s = String(value).trim();
+  // a NUL cannot travel in the protocol's strings: the driver would cut the value or fail obscurely
+  if (s.includes("\u0000")) throw new SettingsError(key, "contains a NUL character (\\0), which PostgreSQL cannot take");
   return s === "" ? undefined : s;
 }
 
@@ -205,6 +212,15 @@ export function parseSettings(options: RawOptions, wording: { optionLabel?: stri
   }
 }
 
+/** A password is taken as typed (spaces may be part of it); its text never appears in the error. */
+function password(options: RawOptions): string | undefined {
+  const value = own(options, "password");
+  if (value === undefined || value === null || value === "") return undefined;
+  const s = String(value);
+  if (s.includes("\u0000")) throw new SettingsError("password", "contains a NUL character (\\0), which PostgreSQL cannot take");
+  return s;
+}
+
 function readSettings(options: RawOptions): PostgresSettings {
   const database = text(options, "database");
   if (!database) throw new SettingsError("database", "is required (the name of the database to read from)");
@@ -219,14 +235,21 @@ function readSettings(options: RawOptions): PostgresSettings {
     throw new SettingsError(cert ? "ssl_key" : "ssl_cert", "is required when the other half of the client certificate is given");
   }
   const { mode, legacy } = sslMode(options, ca);
+  if (mode === "verify-ca" && !ca) {
+    // libpq refuses the system's CAs with anything weaker than verify-full: with no host-name check,
+    // any publicly issued certificate would pass for any server
+    throw new SettingsError(
+      "ssl_ca",
+      "is required with sslmode=verify-ca: without it only the system's CAs could be trusted, and with no host-name check any publicly issued certificate would pass for this server (libpq refuses this too). Give the CA that signed the server's certificate, or use sslmode=verify-full"
+    );
+  }
   return {
     host: text(options, "host") ?? DEFAULTS.host,
     port: integer(options, "port", DEFAULTS.port, 1, 65535),
     database,
     schema: text(options, "schema") ?? DEFAULTS.schema,
     user: text(options, "user"),
-    // a password is taken as typed: spaces may be part of it
-    password: options.password === undefined || options.password === null || options.password === "" ? undefined : String(options.password),
+    password: password(options),
     sslMode: mode,
     sslModeFromLegacyKey: legacy,
     ca,
@@ -306,6 +329,8 @@ export function tlsOptions(settings: PostgresSettings): TlsOptions | undefined {
       return undefined;
     case "prefer":
     case "require":
+      // as libpq when a root certificate is given: the chain is verified (the host name is not)
+      if (settings.ca) return { ...material, rejectUnauthorized: true, checkServerIdentity: () => undefined };
       return { ...material, rejectUnauthorized: false };
     case "verify-ca":
       // the chain is checked, the host name is not (libpq's verify-ca)
@@ -327,6 +352,7 @@ export function describeTls(settings: PostgresSettings, encrypted: boolean): str
     case "verify-ca":
       return "TLS, certificate chain verified (host name not checked)";
     default:
+      if (settings.ca) return `TLS, certificate chain verified against ssl_ca (host name not checked: sslmode=${settings.sslMode}; use verify-full to check it)`;
       return `TLS, certificate NOT verified (sslmode=${settings.sslMode}${settings.sslModeFromLegacyKey ? " from ssl=true" : ""}; set sslmode=verify-full and ssl_ca to verify it)`;
   }
 }

@@ -107,6 +107,16 @@ export class OptionError extends Error {
   }
 }
 
+/** The core's batch size (`limit`, GROUPAROO_IMPORTS_BATCH_SIZE): a whole number of rows, 1000 when absent. */
+export function batchLimit(limit: unknown): number {
+  if (limit === undefined || limit === null || limit === "" || limit === 0) return 1000;
+  const n = Number(limit);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new Error(`the batch size \`limit\` must be a whole number of rows (at least 1), got ${JSON.stringify(String(limit))}: check GROUPAROO_IMPORTS_BATCH_SIZE`);
+  }
+  return n;
+}
+
 export function optionText(options: Options | undefined, key: string): string | undefined {
   const value = options?.[key];
   if (value === undefined || value === null) return undefined;

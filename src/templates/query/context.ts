@@ -1,6 +1,7 @@
 import type { QueryDialect, Value } from "../dialect";
 import { MethodArgs, OptionError } from "../host";
 import { lineAndColumn } from "./lexer";
+import { assertQuery } from "./statementKind";
 import { CompiledQuery, TemplateError, compileTemplate } from "./parameterize";
 
 export const QUERY = "query";
@@ -8,10 +9,15 @@ export const PROPERTY_ID = "propertyId";
 
 export type QueryDialectFactory = (args: MethodArgs) => QueryDialect;
 
-/** Compiles a user's query; a template that cannot be bound is reported against its option. */
+/**
+ * Compiles a user's query; a template that cannot be bound, or that is no query (COPY, SET, a
+ * data-modifying WITH...), is reported against its option before anything runs.
+ */
 export function compileOption(dialect: QueryDialect, kind: "Property" | "Schedule", template: string, what: string): CompiledQuery {
   try {
-    return compileTemplate(template, dialect);
+    const compiled = compileTemplate(template, dialect);
+    assertQuery(compiled.sql);
+    return compiled;
   } catch (error) {
     if (error instanceof TemplateError) throw new OptionError(kind, QUERY, `is wrong${what}: ${error.message}`);
     throw error;

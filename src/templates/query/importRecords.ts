@@ -1,5 +1,5 @@
 import { SOURCE_OFFSET_MAX, WalkState, decodeWalkState, encodeWalkState } from "../cursor";
-import { Host, HostProperty, ImportRecordsArgs, ImportRecordsResult, OptionError, optionText } from "../host";
+import { Host, HostProperty, ImportRecordsArgs, ImportRecordsResult, OptionError, batchLimit, optionText } from "../host";
 import { PROPERTY_ID, QUERY, QueryDialectFactory, compileOption, queryFailure } from "./context";
 
 /** The property a schedule's first column fills: by id (what the UI stores), else by key (config files). */
@@ -39,7 +39,7 @@ export function buildQueryImportRecords(dialectFor: QueryDialectFactory, host: H
       );
     }
     const state: WalkState = decodeWalkState(args.sourceOffset) ?? { phase: "keys", done: 0 };
-    const limit = Math.max(1, Number(args.limit) || 1000);
+    const limit = batchLimit(args.limit);
 
     let page: Awaited<ReturnType<typeof dialect.pageUserQuery>>;
     try {

@@ -103,11 +103,15 @@ export function compileTemplate(template: string, dialect: Pick<QueryDialect, "p
 /** What a template's variables are looked up in: the record's data (see recordData). */
 export type TemplateData = Record<string, unknown>;
 
-/** Mustache's lookup: a dotted name walks into nested objects. */
+/**
+ * Mustache's lookup: a dotted name walks into nested objects, through their own properties only
+ * (`{{ constructor }}` or `{{ email.length }}` are no variables of a record).
+ */
 export function lookup(data: TemplateData, name: string): unknown {
   let value: unknown = data;
   for (const part of name.split(".")) {
     if (value === null || value === undefined || typeof value !== "object") return undefined;
+    if (!Object.prototype.hasOwnProperty.call(value, part)) return undefined;
     value = (value as Record<string, unknown>)[part];
   }
   return value;

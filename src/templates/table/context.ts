@@ -27,6 +27,7 @@ export type DialectFactory = (args: MethodArgs) => TableDialect;
 export function sourceTable(args: MethodArgs): string {
   const table = optionText(args.sourceOptions, TABLE);
   if (!table) throw new OptionError("Source", TABLE, "is required: choose the table or view to import from");
+  if (table.includes("\u0000")) throw new OptionError("Source", TABLE, "contains a NUL character (\\0): no table name can");
   return table;
 }
 

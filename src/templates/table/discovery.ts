@@ -48,9 +48,8 @@ export function buildDiscovery(dialectFor: DialectFactory) {
     },
 
     async sourcePreview(args: MethodArgs): Promise<Row[]> {
-      const table = optionText(args.sourceOptions, TABLE);
-      if (!table) return [];
-      return (await previewRows(args, table)).rows;
+      if (!optionText(args.sourceOptions, TABLE)) return [];
+      return (await previewRows(args, sourceTable(args))).rows;
     },
 
     async sourceFilters(args: MethodArgs) {

@@ -1,6 +1,6 @@
 import { ColumnFilter, KeysetPageRequest } from "../dialect";
 import { IncrementalMark, WalkState, decodeMark, decodeWalkState, encodeMark, encodeWalkState } from "../cursor";
-import { Host, ImportRecordsArgs, ImportRecordsResult, MethodArgs, OptionError, optionText } from "../host";
+import { Host, ImportRecordsArgs, ImportRecordsResult, MethodArgs, OptionError, batchLimit, optionText } from "../host";
 import { COLUMN, DialectFactory, findColumn, mappingColumn, naming, sourceTable, TABLE, toColumnFilters } from "./context";
 
 /**
@@ -63,6 +63,15 @@ function phaseRequest(walk: Walk, state: WalkState): PageRequest | undefined {
 
 const NEXT_PHASE: Record<string, WalkState["phase"] | undefined> = { nulls: "values" };
 
+/**
+ * The position of the run in progress, if it belongs to this kind of walk: a schedule switched
+ * between incremental and full mid-run hands over the other walk's position, which starts over.
+ */
+function walkState(walk: Walk, sourceOffset: unknown): WalkState | undefined {
+  const state = decodeWalkState(sourceOffset);
+  return state && (state.phase === "keys") === !walk.incremental ? state : undefined;
+}
+
 /** Moves the position past the last row of a page. */
 function advance(walk: Walk, state: WalkState, last: string[]): void {
   if (state.phase === "keys") state.after = last;
@@ -81,8 +90,8 @@ export function buildImportRecords(dialectFor: DialectFactory, host: Host) {
   async function importRecords(args: ImportRecordsArgs): Promise<ImportRecordsResult> {
     const walk = await describeWalk(dialectFor, args, args.highWaterMark);
     const dialect = dialectFor(args);
-    const state: WalkState = decodeWalkState(args.sourceOffset) ?? { phase: walk.incremental ? "nulls" : "keys", done: 0 };
-    const limit = Math.max(1, Number(args.limit) || 1000);
+    const state: WalkState = walkState(walk, args.sourceOffset) ?? { phase: walk.incremental ? "nulls" : "keys", done: 0 };
+    const limit = batchLimit(args.limit);
 
     for (;;) {
       const request = phaseRequest(walk, state);
@@ -117,9 +126,10 @@ export function buildImportRecords(dialectFor: DialectFactory, host: Host) {
    */
   async function sourceRunPercentComplete(args: WalkArgs & { run?: { highWaterMark?: Record<string, unknown>; sourceOffset?: unknown } }): Promise<number> {
     const run = args.run ?? {};
-    const state = decodeWalkState(run.sourceOffset);
-    if (!state) return 0;
+    if (!decodeWalkState(run.sourceOffset)) return 0;
     const walk = await describeWalk(dialectFor, args, run.highWaterMark);
+    const state = walkState(walk, run.sourceOffset);
+    if (!state) return 0;
     const dialect = dialectFor(args);
     let remaining = 0;
     for (let phase: WalkState["phase"] | undefined = state.phase; phase; phase = NEXT_PHASE[phase]) {
