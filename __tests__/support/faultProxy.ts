@@ -28,6 +28,12 @@ export interface ConnectionHistory {
 /** true: break the connection right after this message; "before": right before it; false: go on */
 export type CutRule = (message: ServerMessage, history: ConnectionHistory) => boolean | "before";
 
+/** Resolves when the armed cut has happened, fails at once (after a short grace) if it has not: the work that should have hit it is done. */
+export async function cutHappened(cut: Promise<void>, graceMs = 5000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([cut, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("the connection was never broken: the rule matched no message")), graceMs)))]).finally(() => clearTimeout(timer));
+}
+
 /** The status byte of a ReadyForQuery: 'I' idle, 'T' in a transaction block, 'E' in a failed one. */
 export function transactionStatus(message: ServerMessage): string {
   return message.type === "Z" ? String.fromCharCode(message.payload[0]) : "";
