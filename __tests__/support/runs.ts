@@ -28,6 +28,8 @@ export interface RunOptions {
   /** the previous run's high watermark (incremental schedules start from it) */
   previous?: HighWaterMark;
   maxBatches?: number;
+  /** the run's id (the core's Run#id), "run_test" by default */
+  runId?: string;
 }
 
 /**
@@ -49,7 +51,7 @@ export async function runSchedule(
       schedule: { incremental: options.incremental },
       scheduleOptions: options.column ? { column: options.column } : {},
       scheduleFilters: options.filters ?? [],
-      run: { id: "run_test" },
+      run: { id: options.runId ?? "run_test" },
       limit: options.limit ?? 1000,
       highWaterMark,
       sourceOffset,

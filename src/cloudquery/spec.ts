@@ -1,6 +1,6 @@
 import { readFileSync } from "fs";
 import { createRequire } from "module";
-import { normalizePem, parseSettings, PostgresSettings, SSL_MODES } from "../postgres/settings";
+import { COMMIT_HORIZON_MODES, DEFAULTS, normalizePem, parseSettings, PostgresSettings, SSL_MODES } from "../postgres/settings";
 
 /**
  * The plugin's spec: the `spec:` section of a CloudQuery source config, sent by the CLI as JSON in
@@ -70,6 +70,20 @@ export const SPEC_SCHEMA = {
     ssh_passphrase: { type: "string", description: "The passphrase of an encrypted ssh_private_key." },
     ssh_password: { type: "string", description: "The bastion user's password (instead of or besides a key)." },
     ssh_host_key: { type: "string", description: "The bastion's host key fingerprint (SHA256:..., as ssh-keygen -lf prints it): any other host key is refused." },
+    commit_horizon: {
+      type: "string",
+      enum: [...COMMIT_HORIZON_MODES],
+      default: DEFAULTS.commitHorizon,
+      description:
+        "How incremental tables wait for rows that open transactions may still commit with an older value: auto (exact from open transactions' start times when the role may see them, else settle_window), settle (always settle_window: values written by the application's clock), off (no wait).",
+    },
+    settle_window: {
+      type: "integer",
+      minimum: 0,
+      maximum: 86400,
+      default: DEFAULTS.settleWindowSeconds,
+      description: `When the exact horizon is not available: rows stamped less than this many seconds ago are sent by a later sync (default ${DEFAULTS.settleWindowSeconds}).`,
+    },
     table_options: {
       type: "object",
       default: {},
@@ -350,7 +364,7 @@ export function parseSpec(specJson: string | Uint8Array): Spec {
     options = Object.fromEntries(CONNECTION_FIELDS.filter((f) => spec[f] !== undefined).map((f) => [f, spec[f]]));
   }
   // the spec's own fields win over the connection string's parameters
-  for (const key of ["sslmode", "ssl_ca", "ssl_cert", "ssl_key", "application_name", "connect_timeout"]) {
+  for (const key of ["sslmode", "ssl_ca", "ssl_cert", "ssl_key", "application_name", "connect_timeout", "commit_horizon", "settle_window"]) {
     if (spec[key] !== undefined) options[key] = spec[key];
   }
   for (const key of SSH_FIELDS) if (spec[key] !== undefined) options[key] = spec[key]; // ssh (issue 19)

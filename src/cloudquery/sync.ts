@@ -167,6 +167,7 @@ export async function runSync(session: SyncSession, request: SyncRequest, call: 
   const schemas = new Map(tables.map((table) => [table, arrowSchema(arrow, table)]));
   logger.info("sync started", { tables: tables.length, concurrency: spec.concurrency, state: session.store.description });
   const started = Date.now();
+  const syncKey = `sync ${started} ${Math.random()}`;
 
   for (const table of tables) output.migrateTable(encodeSchema(arrow, schemas.get(table)!));
   await output.ready();
@@ -194,6 +195,7 @@ export async function runSync(session: SyncSession, request: SyncRequest, call: 
           batchBytes: spec.batchSizeBytes,
           output,
           logger,
+          runKey: syncKey,
         },
         table,
         schemas.get(table)!

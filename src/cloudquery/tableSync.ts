@@ -1,9 +1,11 @@
 import type { Schema } from "@apache-arrow/esnext-esm";
 import { isConnectionError } from "../postgres/errors";
+import { commitHorizon } from "../postgres/horizon";
 import { keysetConditions } from "../postgres/keyset";
 import type { PostgresConnection } from "../postgres/pool";
 import { withRetry } from "../postgres/retry";
 import { quoteIdentifier, quoteLiteral } from "../postgres/quote";
+import { typeInfo } from "../postgres/types";
 import { BatchBuilder, IpcStream } from "./batch";
 import type { Arrow } from "./esm";
 import type { Logger } from "./logger";
@@ -17,7 +19,10 @@ import type { SourceTable } from "./tables";
  * - an incremental table is walked in two phases, as the Grouparoo table source does: first the
  *   rows whose incremental column is NULL, by key, after the last such key sent; then the rest by
  *   (incremental column, key) after the last pair sent. Ties on the incremental value, however
- *   many, are walked by key. The cursor is saved when the table has been sent whole;
+ *   many, are walked by key. Before each page of the second phase over a time column, the commit
+ *   horizon (postgres/horizon.ts) bounds what is read, so a row that an open transaction will
+ *   still commit with an older value is sent by a later sync. The cursor is saved when the table
+ *   has been sent whole;
  * - a relation without any key (most views) is read by one COPY, paused while the client is behind.
  * Memory stays bounded: a page is read as a stream, batches leave as they fill, the next page waits
  * until the client has caught up, and a read is paused if the client falls far behind.
@@ -40,6 +45,8 @@ export interface TableSyncContext {
   batchBytes: number;
   output: InsertOutput;
   logger: Logger;
+  /** names the sync, so that a commit-horizon warning is given once per sync */
+  runKey?: string;
 }
 
 export interface TableSyncResult {
@@ -55,6 +62,8 @@ interface Phase {
   orderBy: string[];
   whereNull?: string[];
   after?: string[];
+  /** the commit horizon of the page being read (values phase over a time column) */
+  below?: string;
 }
 
 const PAGE_BATCHES = 5;
@@ -65,7 +74,7 @@ function copySql(table: SourceTable, phase: Phase, after: string[] | undefined, 
   const selects = table.columns.map((c) => c.mapping.select);
   if (phase.name === "all") return `COPY (SELECT ${selects.join(", ") || ""} FROM ${table.sql}) TO STDOUT (FORMAT binary)`;
   const positions = phase.orderBy.map((name, i) => `${quoteIdentifier(name)}::text AS ${quoteIdentifier(`${POSITION_ALIAS}${i}`)}`);
-  const conditions = keysetConditions({ orderBy: phase.orderBy, whereNull: phase.whereNull, after }, quoteLiteral);
+  const conditions = keysetConditions({ orderBy: phase.orderBy, whereNull: phase.whereNull, after, below: phase.below }, quoteLiteral);
   // ORDER BY names the relation's columns, not the output's (a column sent as text has the same name)
   const order = phase.orderBy.map((name) => `${SOURCE_ALIAS}.${quoteIdentifier(name)}`).join(", ");
   return (
@@ -104,6 +113,10 @@ export async function syncTable(context: TableSyncContext, table: SourceTable, s
     }
   }
   const phases = plan(table, cursor);
+  const incremental = table.columns.find((c) => c.column.name === table.incrementalColumn)?.column.type;
+  // only a time column has a horizon: see postgres/horizon.ts for numbers
+  const horizonApplies = incremental !== undefined && typeInfo(incremental.typname, incremental.category).propertyType === "date";
+  const horizonLog = (message: string, level: "info" | "warning") => (level === "warning" ? logger.warn(message, { table: table.name }) : logger.info(message, { table: table.name }));
   // a page is read as a stream (batches leave as they fill), so it can hold several batches:
   // fewer statements for the same memory
   const pageRows = context.batchRows * PAGE_BATCHES;
@@ -134,6 +147,7 @@ export async function syncTable(context: TableSyncContext, table: SourceTable, s
     sentPosition = phase.after;
     for (;;) {
       await output.ready();
+      if (phase.name === "values" && horizonApplies) phase.below = (await commitHorizon(connection, context.runKey ?? "sync", horizonLog))?.below;
       const budget = connection.connectBudget();
       const rows = await withRetry(
         async () => {

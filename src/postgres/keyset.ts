@@ -10,6 +10,8 @@ export interface KeysetRange {
   atOrAfterFirst?: string;
   /** read only rows whose these columns are NULL */
   whereNull?: string[];
+  /** read only rows whose `orderBy[0]` is strictly below this value, read as that column's type (the commit horizon) */
+  below?: string;
 }
 
 /**
@@ -31,5 +33,6 @@ export function keysetConditions(range: KeysetRange, bind: (value: string) => st
   } else if (range.atOrAfterFirst !== undefined) {
     conditions.push(`${quoteIdentifier(range.orderBy[0])} >= ${bind(range.atOrAfterFirst)}`);
   }
+  if (range.below !== undefined) conditions.push(`${quoteIdentifier(range.orderBy[0])} < ${bind(range.below)}`);
   return conditions;
 }

@@ -10,6 +10,10 @@ import { utils as sshUtils } from "ssh2";
 export const SSL_MODES = ["disable", "prefer", "require", "verify-ca", "verify-full"] as const;
 export type SslMode = (typeof SSL_MODES)[number];
 
+/** How incremental walks bound what they read by the commits still to come (see horizon.ts). */
+export const COMMIT_HORIZON_MODES = ["auto", "settle", "off"] as const;
+export type CommitHorizonMode = (typeof COMMIT_HORIZON_MODES)[number];
+
 export interface PostgresSettings {
   host: string;
   port: number;
@@ -29,6 +33,10 @@ export interface PostgresSettings {
   poolSize: number;
   /** the SSH bastion to reach the database through (`ssh_host` set), see tunnel.ts */
   ssh?: SshSettings;
+  /** auto: exact from open transactions' start times where the role may see them, else the settle window; settle: always the window (watermarks stamped by the application's clock); off: none */
+  commitHorizon: CommitHorizonMode;
+  /** rows stamped less than this long ago are left for a later run when the exact horizon is not available */
+  settleWindowMs: number;
   /** how the host calls a setting in messages ("App option" by default, "spec field" for CloudQuery) */
   optionLabel?: string;
 }
@@ -66,6 +74,8 @@ export const DEFAULTS = {
   applicationName: "grouparoo-plugin-postgres",
   poolSize: 5,
   sshPort: 22,
+  commitHorizon: "auto" as CommitHorizonMode,
+  settleWindowSeconds: 60,
 };
 
 const PEM_HELP =
@@ -95,6 +105,8 @@ export const APP_OPTIONS: AppOptionDescription[] = [
   { key: "ssh_password", displayName: "SSH password", required: false, description: "The bastion user's password, when the bastion allows password logins (instead of or besides a key)." },
   { key: "ssh_host_key", displayName: "SSH host key fingerprint", required: false, placeholder: "SHA256:...", description: "The bastion's host key fingerprint as `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints it (SHA256:...): any other host key is refused. Blank: any host key is accepted and the App's Test shows the one it saw, to pin it here." },
   { key: "pool_size", displayName: "Pool size", required: false, placeholder: "WORKERS + 1", description: `Connections per App and process, opened as needed and closed after 30 s idle (default: the process's WORKERS + 1, at least ${DEFAULTS.poolSize}, so that every task of a worker process gets one).` },
+  { key: "commit_horizon", displayName: "Commit horizon", required: false, defaultValue: DEFAULTS.commitHorizon, placeholder: DEFAULTS.commitHorizon, description: "How incremental runs wait for rows that open transactions may still commit with an older timestamp: auto (exact from the start times of open transactions when the role may see them, else the settle window), settle (always the settle window: timestamps written by the application's clock), off (no wait: rows of long transactions can be missed)." },
+  { key: "settle_window", displayName: "Settle window (s)", required: false, defaultValue: String(DEFAULTS.settleWindowSeconds), placeholder: String(DEFAULTS.settleWindowSeconds), description: `When the exact horizon is not available: rows stamped less than this many seconds ago are read by a later run (default ${DEFAULTS.settleWindowSeconds}).` },
 ];
 
 /** What a host calls a setting in messages, unless it says otherwise. */
@@ -171,6 +183,16 @@ export function normalizePem(option: string, value: string): string {
       return [`-----BEGIN ${label}-----`, ...headers, ...(headers.length ? [""] : []), ...wrapped, `-----END ${label}-----`].join("\n");
     })
     .join("\n") + "\n";
+}
+
+function commitHorizon(options: RawOptions): CommitHorizonMode {
+  const value = text(options, "commit_horizon");
+  if (value === undefined) return DEFAULTS.commitHorizon;
+  const lower = value.toLowerCase();
+  if (!(COMMIT_HORIZON_MODES as readonly string[]).includes(lower)) {
+    throw new SettingsError("commit_horizon", `must be one of ${COMMIT_HORIZON_MODES.join(", ")}, got ${JSON.stringify(value)}`);
+  }
+  return lower as CommitHorizonMode;
 }
 
 function sslMode(options: RawOptions, ca: string | undefined): { mode: SslMode; legacy: boolean } {
@@ -260,6 +282,8 @@ function readSettings(options: RawOptions): PostgresSettings {
     applicationName: text(options, "application_name") ?? DEFAULTS.applicationName,
     poolSize: integer(options, "pool_size", defaultPoolSize(), 1, 100),
     ssh: readSshSettings(options),
+    commitHorizon: commitHorizon(options),
+    settleWindowMs: integer(options, "settle_window", DEFAULTS.settleWindowSeconds, 0, 86400) * 1000,
   };
 }
 

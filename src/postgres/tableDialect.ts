@@ -1,4 +1,5 @@
 import {
+  CommitHorizonRequest,
   MissingObjectError,
   type ColumnInfo,
   KeysetPage,
@@ -15,6 +16,7 @@ import type { PostgresConnection } from "./pool";
 import { qualifiedName, quoteIdentifier } from "./quote";
 import { arrayTypeInfo, typeInfo } from "./types";
 import { RELATION_KINDS } from "./catalog";
+import { commitHorizon } from "./horizon";
 
 const COLUMN_CACHE_MS = 30000;
 const POSITION_ALIAS = "__gpp_position_";
@@ -149,6 +151,13 @@ export class PostgresTableDialect implements TableDialect {
     const plan = rows[0]?.["QUERY PLAN"] as unknown;
     const parsed = (typeof plan === "string" ? JSON.parse(plan) : plan) as { Plan: { "Plan Rows": number } }[];
     return Math.max(0, Math.round(parsed[0]?.Plan?.["Plan Rows"] ?? 0));
+  }
+
+  /** Only time watermarks (date, timestamp, timestamptz) have a horizon: see horizon.ts for numbers. */
+  async commitHorizon(request: CommitHorizonRequest): Promise<string | undefined> {
+    const column = await this.column(request.table, request.column);
+    if (column.propertyType !== "date" || column.isArray) return undefined;
+    return (await commitHorizon(this.connection, request.runKey, request.log))?.below;
   }
 
   async propertyValues(request: PropertyValuesRequest): Promise<Map<string, Value[]>> {

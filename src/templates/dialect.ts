@@ -59,6 +59,8 @@ export interface KeysetPageRequest {
   atOrAfterFirst?: string;
   /** read only rows whose these columns are NULL (the rest of `orderBy` orders them) */
   whereNull?: string[];
+  /** read only rows whose `orderBy[0]` is strictly below this value (a commit horizon), as the dialect wrote it */
+  below?: string;
   filters: ColumnFilter[];
   limit: number;
 }
@@ -96,6 +98,19 @@ export interface TableDialect {
   estimateRows(request: Omit<KeysetPageRequest, "limit" | "select">): Promise<number>;
   /** values per key (as text) for one property; keys with no rows are absent */
   propertyValues(request: PropertyValuesRequest): Promise<Map<string, Value[]>>;
+  /**
+   * Before a page of an incremental walk by `column`: the value below which no open transaction can
+   * still commit a row (KeysetPageRequest.below), or undefined when the dialect cannot bound it for
+   * this column. `runKey` names the run (a warning is given once per run).
+   */
+  commitHorizon?(request: CommitHorizonRequest): Promise<string | undefined>;
+}
+
+export interface CommitHorizonRequest {
+  table: string;
+  column: string;
+  runKey: string;
+  log(message: string, level: "info" | "warning"): void;
 }
 
 /**

@@ -8,7 +8,9 @@ import { COLUMN, DialectFactory, findColumn, mappingColumn, naming, sourceTable,
  * - incremental: first the rows whose watermark is NULL, by key, after the last such key seen
  *   (so they are imported once, and new ones later); then the rest by (watermark, key) after the
  *   last pair imported. Ties on the watermark, however many, are walked by key: no row twice, none
- *   skipped. The next run starts where this one ended.
+ *   skipped. The next run starts where this one ended. Before each page of that phase the dialect
+ *   may give a commit horizon: only rows below it are read, so a row that an open transaction will
+ *   still commit with an older watermark is not passed over (it is read by a later run).
  * - not incremental: every row, by key.
  * Rows whose key is NULL cannot become records and are not read.
  */
@@ -80,6 +82,12 @@ function advance(walk: Walk, state: WalkState, last: string[]): void {
   else walk.mark = { ...walk.mark, watermark: last[0], key: last[1] };
 }
 
+/** The core's Run has an id; anything else is one unnamed run. */
+function runKeyOf(run: unknown): string {
+  const id = (run as { id?: unknown } | null | undefined)?.id;
+  return id === undefined || id === null ? "run" : String(id);
+}
+
 export interface WalkArgs extends MethodArgs {
   schedule?: ImportRecordsArgs["schedule"];
   scheduleOptions?: ImportRecordsArgs["scheduleOptions"];
@@ -96,6 +104,9 @@ export function buildImportRecords(dialectFor: DialectFactory, host: Host) {
     for (;;) {
       const request = phaseRequest(walk, state);
       if (request) {
+        if (state.phase === "values" && dialect.commitHorizon) {
+          request.below = await dialect.commitHorizon({ table: walk.table, column: walk.watermarkColumn as string, runKey: runKeyOf(args.run), log: (message, level) => host.log(message, level) });
+        }
         const page = await dialect.readKeysetPage({ ...request, select: [walk.keyColumn], limit });
         if (page.last) {
           // consecutive rows with the same position are the same import (a key repeated in a non-unique column)
