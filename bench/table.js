@@ -139,13 +139,14 @@ async function runRaw({ url, table, deadline, maxId, byKey = false, previous, se
   }
 }
 
-async function runOurs({ url, table, incremental, deadline, maxId, previous, seen }) {
+async function runOurs({ url, table, incremental, deadline, maxId, previous, seen, horizonOff = false }) {
   const ours = loadOurs();
   const counter = new ImportCounter(KEY, maxId);
   if (seen) counter.markImported(...seen);
   const host = { createImports: async (_mapping, _run, rows) => counter.add(rows), log: () => {} };
   const connection = ours.tableConnection(host);
-  const appOptions = { ...appOptionsFrom(url), sslmode: "disable" };
+  // the commit horizon (one pg_stat_activity query per page of an incremental run) is on by default
+  const appOptions = { ...appOptionsFrom(url), sslmode: "disable", ...(horizonOff ? { commit_horizon: "off" } : {}) };
   const pg = ours.openConnection(appOptions);
   try {
     await pg.query("SELECT 1");
@@ -435,6 +436,8 @@ async function main() {
       const list = [["raw pg keyset", () => runRaw({ url, table: c.table, deadline: deadlineFor(), maxId: N, ...extra("raw") })]];
       if (c.rawByKey) list.push(["raw pg keyset by id", () => runRaw({ url, table: c.table, deadline: deadlineFor(), maxId: N, byKey: true })]);
       list.push(["ours", () => runOurs({ url, table: c.table, incremental: c.incremental, deadline: deadlineFor(), maxId: N, ...extra("ours") })]);
+      // the horizon's cost: the same run with commit_horizon off, side by side (cases 1 and 2)
+      if (c.horizonSideBySide) list.push(["ours, horizon off", () => runOurs({ url, table: c.table, incremental: c.incremental, deadline: deadlineFor(), maxId: N, horizonOff: true })]);
       if (original) list.push(["original 0.9.0", () => runOriginal({ url, table: c.table, incremental: c.incremental, deadline: deadlineFor(), maxId: N, ...extra("original") })]);
       return list;
     };
@@ -465,8 +468,8 @@ async function main() {
     const ratio = (slow, fast) => (slow.capped || fast.capped ? fast.rowsPerSecond / slow.rowsPerSecond : slow.seconds / fast.seconds);
 
     const cases = [
-      { id: "1", label: "incremental", name: `1. incremental, ~${opts.perValue} rows per watermark value`, table: "users", incremental: true },
-      { id: "2", label: "bulk tie", name: `2. incremental, ${int(bulk)} rows share one watermark value (the newest)`, table: "users_bulk", incremental: true },
+      { id: "1", label: "incremental", name: `1. incremental, ~${opts.perValue} rows per watermark value`, table: "users", incremental: true, horizonSideBySide: true },
+      { id: "2", label: "bulk tie", name: `2. incremental, ${int(bulk)} rows share one watermark value (the newest)`, table: "users_bulk", incremental: true, horizonSideBySide: true },
       {
         id: "2b",
         label: "after bulk",
@@ -510,6 +513,9 @@ async function main() {
       const raw = find("raw pg keyset");
       const ours = find("ours");
       entry.oursOverRaw = ratio(ours, raw);
+      const horizonOff = find("ours, horizon off");
+      // the share of the run that the per-page horizon query costs: (on - off) / on
+      if (horizonOff) entry.horizonShareOfRun = (ours.seconds - horizonOff.seconds) / ours.seconds;
       if (find("raw pg keyset by id")) entry.oursOverRawByKey = ratio(ours, find("raw pg keyset by id"));
       const theirs = find("original 0.9.0");
       if (theirs) {
@@ -564,6 +570,7 @@ function report(out) {
       if (r.contender === "ours") {
         note = `ours/raw ${fmt(c.oursOverRaw)}x`;
         if (c.oursOverRawByKey !== undefined) note += `; ours/raw-by-id ${fmt(c.oursOverRawByKey)}x`;
+        if (c.horizonShareOfRun !== undefined) note += `; horizon ${fmt(100 * c.horizonShareOfRun, 1)}% of the run`;
       } else if (r.contender.startsWith("original")) {
         note = `original/ours ${fmt(c.originalOverOurs, 1)}x${c.originalCapped ? " (by rows/s)" : ""}; original/raw ${fmt(c.originalOverRaw, 1)}x`;
       }
@@ -586,6 +593,7 @@ function report(out) {
     )
   );
   for (const c of out.cases) lines.push(`  ${c.case}`);
+  lines.push("horizon % of the run = (ours - ours with commit_horizon off) / ours, medians of interleaved runs: the cost of the per-page pg_stat_activity query.");
   lines.push("rows/s = distinct (new) rows per second. duplicates = imports - distinct ids; in 2b, rows the first run had already imported count too.");
   lines.push("A capped run is compared by rows/s, which flatters it (the original's OFFSET cost per batch keeps growing).");
   if (out.recordProperties) {

@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
+import { Client } from "pg";
 import { freshDatabase, sql } from "../support/db";
 import { call, decodeArrow, getVersions, init, removeTemporaryFolders, RunningPlugin, rowsOf, startPlugin, stopDecoder, sync, v3 } from "./support/plugin";
 
@@ -387,6 +388,37 @@ describe("incremental tables", () => {
     } finally {
       expect(await other.stop()).toBe(0);
     }
+  });
+
+  test("a row that a long transaction commits with an older value than rows already sent is sent by a later sync (commit horizon)", async () => {
+    await sql(url, `CREATE TABLE late (id int4 PRIMARY KEY, updated_at timestamptz NOT NULL, payload text);
+                    INSERT INTO late SELECT i, now() - interval '1 hour', 'v0' FROM generate_series(1, 5) i`);
+    await init(plugin, spec({ state_file: path.join(plugin.cwd, "state", "late.json"), table_options: { late: { incremental_column: "updated_at" } } }));
+    const rows = async () => (await rowsOf(await sync(plugin, { tables: ["late"] }), "late")).map((r) => [r.id, r.payload]).sort((a, b) => Number(a[0]) - Number(b[0]));
+    // waits on the server's clock (a condition, not a guess) until every committed stamp is past the horizon's margin
+    const clockPast = async () => {
+      while (!(await sql(url, `SELECT now() > max(updated_at) + interval '1100 milliseconds' AS past FROM late`)).rows[0].past) await new Promise((r) => setTimeout(r, 100));
+    };
+    expect(await rows()).toHaveLength(5);
+
+    const long = new Client({ connectionString: url });
+    await long.connect();
+    try {
+      await long.query("BEGIN");
+      await long.query(`UPDATE late SET payload = 'long', updated_at = now() WHERE id = 1`);
+      await sql(url, `UPDATE late SET payload = 'quick', updated_at = now() WHERE id = 2`);
+      await clockPast();
+      expect(await rows()).toEqual([]); // the quick row waits for the long transaction
+      await long.query("COMMIT");
+    } finally {
+      await long.end();
+    }
+    await clockPast();
+    expect(await rows()).toEqual([
+      [1, "long"],
+      [2, "quick"],
+    ]);
+    expect(await rows()).toEqual([]);
   });
 
   test("with state_file null, an incremental table is read whole every time", async () => {
