@@ -375,6 +375,8 @@ describe("the Config UI (@grouparoo/ui-config 0.9.0) with the packed plugin, in 
         ["application_name", "Application name", "grouparoo-plugin-postgres"],
         // blank: sized from the process's WORKERS at connect time, so the field is not prefilled
         ["pool_size", "Pool size", ""],
+        ["commit_horizon", "Commit horizon", "auto"],
+        ["settle_window", "Settle window (s)", "60"],
       ];
       const shown = await page.locator("[name^='options.']").evaluateAll((els: any[]) => els.map((e) => e.getAttribute("name")));
       expect(shown).toEqual(expected.map(([key]) => `options.${key}`));
