@@ -108,7 +108,8 @@ describe("postgres-import-table through the real core 0.9.0", () => {
   });
 
   test("an update is picked up by the next run, and only it", async () => {
-    await sql(url, `UPDATE users SET first_name = 'Updated', updated_at = '2030-01-01' WHERE id IN (3, 150)`);
+    // a stamp in the past: a future one ('2030-01-01') waits below the commit horizon until its time comes
+    await sql(url, `UPDATE users SET first_name = 'Updated', updated_at = now() - interval '10 seconds' WHERE id IN (3, 150)`);
     const run = await runScheduleInCore(schedule);
     expect(run.error).toBeNull();
     expect(run.imports).toBe(2);

@@ -71,7 +71,7 @@ async function openFor(client: Client): Promise<number> {
   return Number(rows[0].ms);
 }
 
-function incrementalRuns(role: string, options: Record<string, string>, table: string) {
+function incrementalRuns(role: string, options: Record<string, string>, table: string, column = "updated_at") {
   const host = new FakeHost();
   const connection = openConnection({ ...adminOptions, user: role, password: PASSWORD, ...options });
   opened.push(connection);
@@ -84,7 +84,7 @@ function incrementalRuns(role: string, options: Record<string, string>, table: s
     async run(): Promise<number[]> {
       const before = host.importedValues().length;
       const base = { connection, appOptions: adminOptions, sourceOptions: { table }, sourceMapping: { id: "id" } };
-      const result = await runSchedule(importRecords, { ...base, run: undefined } as never, { incremental: true, column: "updated_at", limit: 7, previous, runId: `run_${runs}` });
+      const result = await runSchedule(importRecords, { ...base, run: undefined } as never, { incremental: true, column, limit: 7, previous, runId: `run_${runs}` });
       previous = result.highWaterMark;
       runs++;
       return host.importedValues().slice(before).map(Number);
@@ -202,4 +202,27 @@ test("commit_horizon off reads up to the present (the behaviour before the horiz
   expect(await runs.run()).toEqual([3]);
   expect(() => openConnection({ ...adminOptions, commit_horizon: "sometimes" })).toThrow(/App option `commit_horizon` must be one of auto, settle, off/);
   expect(() => openConnection({ ...adminOptions, settle_window: "-1" })).toThrow(/App option `settle_window` must be a whole number/);
+});
+
+test("date and timestamp watermarks are compared in their own type: a day is read once it is over, a local timestamp by local time", async () => {
+  await sql(
+    url,
+    `CREATE TABLE daily (id int PRIMARY KEY, day date NOT NULL, local_at timestamp(0) NOT NULL);
+     INSERT INTO daily VALUES (1, current_date - 2, localtimestamp - interval '1 hour'), (2, current_date - 1, localtimestamp - interval '1 hour'),
+                              (3, current_date, localtimestamp + interval '1 hour'), (4, current_date + 1, localtimestamp - interval '1 hour');`
+  );
+  // what the horizon allows, asked of the server before and after the run (they differ only across midnight)
+  const allowed = async (column: string) =>
+    (await sql(url, `SELECT array_agg(id ORDER BY id) AS ids FROM daily WHERE ${column} < (now() - interval '1 second')::${column === "day" ? "date" : "timestamp"}`)).rows[0].ids as number[];
+  for (const column of ["day", "local_at"]) {
+    const runs = incrementalRuns(STATS_ROLE, {}, "daily", column);
+    const before = await allowed(column);
+    const ids = (await runs.run()).sort((a, b) => a - b);
+    const after = await allowed(column);
+    expect([before, after]).toContainEqual(ids);
+    // today's rows (and later days, and a local time in the future) are not read yet
+    expect(ids).not.toContain(3);
+    if (column === "day") expect(ids).not.toContain(4);
+    else expect(ids).toContain(4);
+  }
 });

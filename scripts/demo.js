@@ -201,6 +201,10 @@ async function main() {
           `UPDATE users SET first_name = first_name || ' (changed)', updated_at = now() WHERE id IN (SELECT id FROM users ORDER BY id DESC LIMIT $1)`,
           [args.changes]
         );
+        // the commit horizon reads a row once its stamp is 1 s old (no open transaction can still write below it)
+        while (!(await client.query(`SELECT now() > max(updated_at) + interval '1100 milliseconds' AS past FROM users`)).rows[0].past) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
         await client.end();
         console.log(`6. Changed ${args.changes} users in Postgres (first_name, updated_at); running again ...`);
         const second = await oneRun(grouparoo.core, schedule, "run 2");
