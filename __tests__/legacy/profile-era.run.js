@@ -137,7 +137,7 @@ async function main() {
   const { Client } = requireLegacy("pg");
   const client = new Client({ connectionString: process.env.LEGACY_SOURCE_URL });
   await client.connect();
-  await client.query("UPDATE users SET email = 'changed@example.com', updated_at = '2031-01-01' WHERE id = 2");
+  await client.query("UPDATE users SET email = 'changed@example.com', updated_at = now() - interval '10 seconds' WHERE id = 2");
   await client.end();
   out.run3 = await runSchedule(schedule);
   out.profileCountAfter = await Profile.count();
