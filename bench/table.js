@@ -8,7 +8,8 @@
 // sharing one watermark in case 2, default 200000), --per-value N (rows per watermark value, 100),
 // --records N (records for recordProperties, 100000), --purchases N (rows of the purchases table,
 // 500000), --repeat N (runs of each fast contender, interleaved, median reported; default 3),
-// --skip-original, --skip-properties, --skip-memory, --database NAME (default gpp_bench).
+// --skip-original, --skip-properties, --skip-memory, --database NAME (default gpp_bench), --cases 1,2
+// (only those cases).
 // Uses DATABASE_URL (or PGHOST...) when set, else starts a throw-away embedded server.
 // Results: a table on stdout and bench/results/table-latest.json.
 "use strict";
@@ -51,6 +52,7 @@ const DEFAULTS = {
   child: "",
   url: "",
   table: "",
+  cases: "",
 };
 const opts = parseArgs(process.argv.slice(2), DEFAULTS);
 const LIMIT = 1000;
@@ -481,7 +483,9 @@ async function main() {
       { id: "3", label: "full walk", name: "3. not incremental (full walk)", table: "users", incremental: false, rawByKey: true },
     ];
     out.cases = [];
-    for (const c of cases) {
+    // --cases 1,2: only those cases
+    const only = opts.cases ? String(opts.cases).split(",") : undefined;
+    for (const c of cases.filter((x) => !only || only.includes(x.id))) {
       const entry = { id: c.id, label: c.label, case: c.name, table: c.table, incremental: c.incremental, results: [] };
       if (c.afterBulk) {
         // a table before the bulk load; each contender's first run; the bulk load; each one's next run

@@ -26,6 +26,13 @@ import type { PostgresConnection } from "./pool";
  */
 export const SKEW_MS = 1000;
 
+/**
+ * A horizon stays safe once computed (a transaction that starts later stamps later values), it only
+ * grows stale: so the pages of one run reuse one for up to this long (one query a second instead of
+ * one a page), which delays a row by at most as much as the skew margin does. Each run asks afresh.
+ */
+export const REUSE_MS = 1000;
+
 export type HorizonLog = (message: string, level: "info" | "warning") => void;
 
 export interface CommitHorizon {
@@ -80,6 +87,7 @@ const HORIZON_SQL = `
 interface HorizonMemory {
   said: Map<string, Set<string>>;
   hiddenFirstSeen: Map<string, number>;
+  last?: { at: number; runKey: string; row: HorizonRow };
 }
 
 const memories = new WeakMap<PostgresConnection, HorizonMemory>();
@@ -116,9 +124,16 @@ const who = (pid: number, applicationName: string | null) => `pid ${pid}${applic
 export async function commitHorizon(connection: PostgresConnection, runKey: string, log: HorizonLog): Promise<CommitHorizon | undefined> {
   const { commitHorizon: mode, settleWindowMs } = connection.settings;
   if (mode === "off") return undefined;
-  const { rows } = await connection.query(HORIZON_SQL, [`${SKEW_MS} milliseconds`, `${settleWindowMs} milliseconds`]);
-  const row = rows[0] as unknown as HorizonRow;
   const memory = memoryOf(connection);
+  let row: HorizonRow;
+  if (memory.last && memory.last.runKey === runKey && Date.now() - memory.last.at < REUSE_MS) {
+    row = memory.last.row;
+  } else {
+    const at = Date.now();
+    const { rows } = await connection.query(HORIZON_SQL, [`${SKEW_MS} milliseconds`, `${settleWindowMs} milliseconds`]);
+    row = rows[0] as unknown as HorizonRow;
+    memory.last = { at, runKey, row };
+  }
   const windowText = `${settleWindowMs / 1000} s`;
   const exact = mode === "auto" && !row.replica && row.hidden === 0;
 
