@@ -1,6 +1,6 @@
 // Prepares a profile-era Grouparoo app folder (core 0.5.1 + spec-helper 0.3.3) for the tests: installed
 // once per machine (cached by its dependency list), with this plugin's current build staged into it
-// the way npm would install it (dist, public, package.json; pg and mustache from the app).
+// the way npm would install it (dist, public, package.json; pg, mustache and ssh2 from the app).
 "use strict";
 
 const fs = require("fs");
@@ -15,6 +15,8 @@ const DEPENDENCIES = {
   "@grouparoo/spec-helper": "0.3.3",
   pg: "8.6.0", // the core's own version: one pg in the app
   mustache: "4.2.0",
+  // the plugin's other runtime dependency, at the version it pins
+  ssh2: require("../package.json").dependencies.ssh2,
 };
 
 function legacyAppDir() {

@@ -373,6 +373,13 @@ describe("the Config UI (@grouparoo/ui-config 0.9.0) with the packed plugin, in 
         ["connect_timeout", "Connect timeout (s)", "10"],
         ["statement_timeout", "Statement timeout (s)", "120"],
         ["application_name", "Application name", "grouparoo-plugin-postgres"],
+        ["ssh_host", "SSH bastion host", ""],
+        ["ssh_port", "SSH port", "22"],
+        ["ssh_user", "SSH user", ""],
+        ["ssh_private_key", "SSH private key", ""],
+        ["ssh_passphrase", "SSH key passphrase", ""],
+        ["ssh_password", "SSH password", ""],
+        ["ssh_host_key", "SSH host key fingerprint", ""],
         // blank: sized from the process's WORKERS at connect time, so the field is not prefilled
         ["pool_size", "Pool size", ""],
         ["commit_horizon", "Commit horizon", "auto"],
@@ -391,7 +398,7 @@ describe("the Config UI (@grouparoo/ui-config 0.9.0) with the packed plugin, in 
         if (key === "pool_size") expect(description).toContain("WORKERS + 1");
       }
       // the password is a password field; the TLS mode a list of libpq's modes; a one-line PEM is explained
-      expect(await page.locator("[name='options.password']").getAttribute("type")).toBe("password");
+      for (const secret of ["password", "ssh_private_key", "ssh_passphrase", "ssh_password"]) expect(await page.locator(`[name='options.${secret}']`).getAttribute("type")).toBe("password");
       const sslmode = page.locator("select[name='options.sslmode']");
       const modes = await sslmode.locator("option").evaluateAll((os: any[]) => os.map((o) => ({ value: o.value, text: String(o.innerText) })));
       expect(modes.map((m) => m.value)).toEqual(["", "disable", "prefer", "require", "verify-ca", "verify-full"]);
