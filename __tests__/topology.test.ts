@@ -286,30 +286,39 @@ test(
     );
 
     // 2. an App edit while batches are in flight on both: `grouparoo apply` of a changed option. The
-    // core broadcasts a disconnect to every process; the table is locked from that moment for
-    // LOCK_HOLD_MS, so that reads in progress outlast the disconnect and new tasks start meanwhile.
+    // core broadcasts a disconnect to every process, which calls the plugin's disconnect. The table is
+    // locked from just before that (once apply has booted and starts applying) until LOCK_HOLD_MS
+    // after the broadcast, so that reads in flight outlast the disconnect and new tasks start in the
+    // window between the broadcast and the end of the disconnect.
     const subscriber = new Redis(redis.url);
     const locker = new Client({ connectionString: shop.url });
     await locker.connect();
     let broadcastAt: Date | undefined;
     let lockHeld: Promise<void> | undefined;
+    const takeLock = () => {
+      // released LOCK_HOLD_MS after the broadcast (apply itself reads the table after it), or after 60 s
+      lockHeld ??= (async () => {
+        await locker.query("BEGIN");
+        await locker.query("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE");
+        const lockedAt = Date.now();
+        while (!(broadcastAt && Date.now() - broadcastAt.getTime() >= LOCK_HOLD_MS) && Date.now() - lockedAt < 60000) await sleep(100);
+        await locker.query("ROLLBACK");
+      })();
+    };
     await subscriber.subscribe("actionhero");
     subscriber.on("message", (_channel: string, text: string) => {
       const message = JSON.parse(text) as { messageType?: string; method?: string };
       if (message.messageType !== "do" || message.method !== "api.rpc.app.disconnect" || broadcastAt) return;
       broadcastAt = new Date();
-      lockHeld = (async () => {
-        await locker.query("BEGIN");
-        await locker.query("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE");
-        await sleep(LOCK_HOLD_MS);
-        await locker.query("ROLLBACK");
-      })();
+      takeLock();
     });
     const apply = await applyConfig({
       appDir: prepared.appDir,
       shim: prepared.shim,
       env: { ...env, SHOP_DB_STATEMENT_TIMEOUT: "100", GROUPAROO_OPTION__APP__SHOP_DB_APPLICATION_NAME: "grouparoo-apply" },
       logFile: path.join(LOGS, "apply.log"),
+      // the CLI prints its banner once booted, a moment before it applies the App
+      onOutput: (_chunk: string, all: string) => /Grouparoo: apply/.test(all) && takeLock(),
     });
     await lockHeld;
     await subscriber.quit();

@@ -147,21 +147,28 @@ async function startCoreProcess({ appDir, title, workers, webPort, env, logFile,
  * `grouparoo apply`: applies the app folder's config files to the running cluster (the CLI of 0.9 runs
  * on Node > 16 only with the Node-16 shim of prepare-app.js preloaded). Resolves `{ code, seconds, output }`.
  */
-function applyConfig({ appDir, shim, env, logFile, timeoutMs = 180000 }) {
+function applyConfig({ appDir, shim, env, logFile, onOutput = () => {}, timeoutMs = 180000 }) {
   const started = Date.now();
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
-  const out = fs.openSync(logFile, "a");
   const child = spawn(process.execPath, [path.join(appDir, "node_modules", "grouparoo", "dist", "grouparoo.js"), "apply"], {
     cwd: appDir,
     env: { ...env, NODE_OPTIONS: `--require ${shim}`, WORKERS: "0", WEB_SERVER: "false", PORT: env.PORT || "8080", ACTIONHERO_TITLE: env.ACTIONHERO_TITLE || "grouparoo-apply" },
-    stdio: ["ignore", out, out],
+    stdio: ["ignore", "pipe", "pipe"],
   });
-  fs.closeSync(out);
+  let output = "";
+  const collect = (chunk) => {
+    const text = chunk.toString("utf8");
+    output += text;
+    fs.appendFileSync(logFile, text);
+    onOutput(text, output);
+  };
+  child.stdout.on("data", collect);
+  child.stderr.on("data", collect);
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.once("exit", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code: code ?? -1, signal, seconds: (Date.now() - started) / 1000, output: tail(logFile, 200) });
+      resolve({ code: code ?? -1, signal, seconds: (Date.now() - started) / 1000, output });
     });
   });
 }
