@@ -8,8 +8,8 @@
 //
 //   npm run build && node bench/topology.js [--rows 100000] [--batch 1000] [--workers 3] [--layouts 1,2]
 //
-// Results: bench/results/topology-latest.json. On a loaded 2-core machine the core stores ~50-100
-// records a second, so 100,000 rows take half an hour per layout: pass a smaller --rows (the README
+// Results: bench/results/topology-latest.json. On a loaded 2-core machine the core stores ~30-100
+// records a second, so 100,000 rows take 20-60 minutes per layout: pass a smaller --rows (the README
 // says which size the figures come from).
 "use strict";
 
