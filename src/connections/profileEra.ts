@@ -10,7 +10,10 @@ import { LEGACY_FILTER_OPERATIONS } from "../templates/table";
  * - `profiles` = `importRecords` (same arguments and answer);
  * - `profileProperty` = `recordProperty`, with the profile as the record;
  * - `profileProperties` is called once per property, with flat options and a filter array, and answers
- *   `{profileId: values}`: it calls `recordProperties` with one property and unwraps the answer;
+ *   `{profileId: values}`: it calls `recordProperties` with one property and unwraps the answer. Not for
+ *   a connection that skips the source mapping (the query source): it batches only for a mapped source,
+ *   0.5 query sources have no mapping, and 0.5 would send every property through `profileProperties`;
+ *   so there it keeps `profileProperty`, one query per profile;
  * - filter operations offered under their 0.5 names (`greater than`, `contains`, ...); both names are
  *   read back (see toColumnFilters).
  * Schedules of 0.5 have no `incremental` flag: the builders read a missing flag as incremental.
@@ -40,6 +43,7 @@ type Method = (args: never) => Promise<unknown>;
 interface Connection {
   name: string;
   apps: string[];
+  skipSourceMapping?: boolean;
   methods: Record<string, Method | undefined>;
 }
 
@@ -60,7 +64,8 @@ export function forProfileEra<C extends Connection>(connection: C) {
     methods.profileProperty = (args: Record<string, unknown> & { profile: Profile }) =>
       recordProperty({ ...args, record: asRecord(args.profile), recordId: args.profile.id });
   }
-  if (m.recordProperties) {
+  if (connection.skipSourceMapping) delete methods.recordProperties;
+  else if (m.recordProperties) {
     const recordProperties = m.recordProperties;
     methods.profileProperties = async (
       args: Record<string, unknown> & { property: HostProperty; propertyOptions: Options; propertyFilters?: HostFilter[]; profiles: Profile[] }

@@ -126,13 +126,46 @@ export interface QueryDialect {
    */
   concat(parts: string[]): string;
   /** runs one user statement, read-only, with bound parameters */
-  runUserQuery(sql: string, params: unknown[]): Promise<{ rows: Row[]; columns: string[] }>;
+  runUserQuery(sql: string, params: unknown[]): Promise<UserQueryResult>;
   /**
    * wraps a user statement so that it is read page by page in order of its first column (rows whose
    * first column is NULL are not read); `positions` is each row's position, for `after` next time
    */
   pageUserQuery(sql: string, params: unknown[], after: string | undefined, limit: number): Promise<{ rows: Row[]; firstColumn: string; positions: string[] }>;
+  /**
+   * what stands for the n-th parameter (1-based) in a batched statement: a reference to the record's
+   * value in the batch, e.g. `"gpp_batch"."gpp_p1"`
+   */
+  batchPlaceholder(index: number): string;
+  /**
+   * runs a user statement once per record in one read-only statement; an error it throws carries
+   * `position` in `batchSql`, like `runUserQuery`'s in `sql`
+   */
+  runUserQueryBatch(batch: UserQueryBatch): Promise<UserQueryBatchOutcome>;
 }
+
+/** What one user statement returned. */
+export interface UserQueryResult {
+  rows: Row[];
+  columns: string[];
+}
+
+/**
+ * A user statement run for many records in one statement: the statement as written (placeholders
+ * from `placeholder`) and as compiled again with `batchPlaceholder`, and each record's parameters.
+ */
+export interface UserQueryBatch {
+  sql: string;
+  batchSql: string;
+  /** one row of parameter values per record, in placeholder order */
+  parameterRows: string[][];
+}
+
+/**
+ * Either each record's result, in the order of `parameterRows`, or why the statement cannot run as
+ * a batch with the same results as one statement per record (the caller then runs one per record).
+ */
+export type UserQueryBatchOutcome = { results: UserQueryResult[] } | { unbatchable: string };
 
 /** Thrown by a dialect when a table or column named by the user does not exist; builders name the option. */
 export class MissingObjectError extends Error {

@@ -8,7 +8,8 @@ export interface HostRecord {
   id: string;
   createdAt?: Date | null;
   updatedAt?: Date | null;
-  getProperties(): Promise<Record<string, { values: unknown[] } | undefined>>;
+  /** `unique` is the property's (core 0.9 gives it; absent elsewhere) */
+  getProperties(): Promise<Record<string, { values: unknown[]; unique?: boolean } | undefined>>;
 }
 
 export interface HostProperty {

@@ -24,10 +24,11 @@ export interface QueryConnectionSpec {
 /**
  * A complete query import connection for the host: properties computed by a query per record (its
  * variables bound as parameters), and schedules that page a query whose first column names records.
- * No source options, so no preview and no source mapping.
+ * No source options and no preview; a source mapping (to the model's primary key) makes its
+ * properties run in batches of records, one statement per batch.
  */
 export function buildQueryConnection(spec: QueryConnectionSpec) {
-  const { recordProperty } = buildQueryProperties(spec.dialect, spec.host, spec.name);
+  const { recordProperty, recordProperties } = buildQueryProperties(spec.dialect, spec.host, spec.name);
   const importRecords = buildQueryImportRecords(spec.dialect, spec.host);
   return {
     name: spec.name,
@@ -37,13 +38,15 @@ export function buildQueryConnection(spec: QueryConnectionSpec) {
     apps: spec.apps,
     // every run walks the whole query: there is no column to continue from (the core requires the flag)
     supportIncrementalSchedule: false,
-    // the schedule's propertyId names the records' property; there is no source mapping to ask for
+    // the schedule's propertyId names the records' property; the UI asks for no source mapping (a
+    // mapping set in the config file opts the source's properties into batches: see recordProperties)
     skipSourceMapping: true,
     options: [],
     methods: {
       propertyOptions,
       scheduleOptions,
       recordProperty,
+      recordProperties,
       importRecords,
     },
   };
