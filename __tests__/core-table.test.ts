@@ -12,6 +12,7 @@ describe("postgres-import-table through the real core 0.9.0", () => {
   let url: string;
   let schedule: { id: string };
   let querySchedule: { id: string };
+  let paidTotal: { id: string };
   const USERS = 160;
 
   beforeAll(async () => {
@@ -63,7 +64,7 @@ describe("postgres-import-table through the real core 0.9.0", () => {
     // a query source: a property computed by the user's SQL, and a schedule that imports by query
     const query = await Source.create({ name: "queries", type: "postgres-import-query", appId: app.id, modelId: model.id });
     await query.update({ state: "ready" });
-    await property(query.id, "paidTotal", "float", { query: "SELECT SUM(amount) FROM purchases WHERE user_id = {{{ userId }}} AND state = 'paid'" });
+    paidTotal = await property(query.id, "paidTotal", "float", { query: "SELECT SUM(amount) FROM purchases WHERE user_id = {{{ userId }}} AND state = 'paid'" });
     querySchedule = await Schedule.create({ name: "recent buyers", sourceId: query.id, recurring: false, incremental: false });
     await querySchedule.setOptions({ query: "SELECT DISTINCT user_id FROM purchases WHERE user_id <= 10 ORDER BY 1 DESC", propertyId: (await Property.findOne({ where: { key: "userId" } })).id });
     await querySchedule.update({ state: "ready" });
@@ -99,6 +100,8 @@ describe("postgres-import-table through the real core 0.9.0", () => {
     expect(run.batches).toBeGreaterThan(4);
     // a user without purchases: sum and count are 0, most recent has no value
     expect(records["140"]).toMatchObject({ ltv: 0, purchaseCount: 0, lastState: null, paidTotal: null });
+    // the query source has no mapping (configured as before batching): one query per record, one task each
+    expect(run.propertyTasks[paidTotal.id].single).toBe(USERS);
   });
 
   test("a second run with no changes imports nothing", async () => {

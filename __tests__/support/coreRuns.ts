@@ -9,6 +9,8 @@ export interface CoreRunResult {
   batches: number;
   error: string | null;
   highWaterMark: Record<string, unknown>;
+  /** the property tasks the core ran, by property id: batch tasks and one-record tasks */
+  propertyTasks: Record<string, { batches: number; single: number; seconds: number }>;
 }
 
 /** One run of a schedule: `schedule:run` until a batch imports nothing, then the core's import work. */

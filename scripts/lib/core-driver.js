@@ -78,11 +78,27 @@ async function runSchedule(schedule, { onProgress = () => {} } = {}) {
 }
 
 /**
+ * Property tasks by property id: `batches` (recordProperty:importRecordProperties), `single` (one
+ * record each) and `seconds`, the wall time of those tasks (a task of several properties counts for each).
+ */
+function countPropertyTask(counts, name, args, seconds) {
+  const ids = name === "recordProperty:importRecordProperties" ? [].concat(args.propertyIds) : [args.propertyId];
+  for (const id of ids) {
+    const count = (counts[id] = counts[id] || { batches: 0, single: 0, seconds: 0 });
+    if (name === "recordProperty:importRecordProperties") count.batches++;
+    else count.single++;
+    count.seconds += seconds;
+  }
+}
+
+/**
  * What the core's workers do after a run: associate the imports with records, compute every
- * property through the plugin, and mark the records ready. Returns the run's totals.
+ * property through the plugin, and mark the records ready. Returns the run's totals, with the
+ * property tasks run for each property (`propertyTasks`).
  */
 async function processImports(run, { onStep = () => {} } = {}) {
   const { Import, GrouparooRecord } = require("@grouparoo/core");
+  const propertyTasks = {};
   while ((await Import.count({ where: { creatorId: run.id, recordAssociatedAt: null } })) > 0) {
     await runTask("import:associateRecords", {});
     onStep("associate");
@@ -91,7 +107,9 @@ async function processImports(run, { onStep = () => {} } = {}) {
     await runTask("recordProperties:enqueue", {});
     for (const name of ["recordProperty:importRecordProperties", "recordProperty:importRecordProperty"]) {
       for (const task of await enqueuedTasks(name)) {
+        const started = process.hrtime.bigint();
         await runTask(name, task.args[0]);
+        countPropertyTask(propertyTasks, name, task.args[0], Number(process.hrtime.bigint() - started) / 1e9);
         onStep("properties");
       }
     }
@@ -103,7 +121,7 @@ async function processImports(run, { onStep = () => {} } = {}) {
   await run.updateTotals();
   await run.reload();
   const imports = await Import.count({ where: { creatorId: run.id } });
-  return { imports, error: run.error, highWaterMark: run.highWaterMark, state: run.state };
+  return { imports, error: run.error, highWaterMark: run.highWaterMark, state: run.state, propertyTasks };
 }
 
 module.exports = { bootCore, runTask, runSchedule, processImports, PLUGIN_ROOT };
