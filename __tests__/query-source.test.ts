@@ -64,7 +64,7 @@ afterAll(async () => {
 describe("the connection", () => {
   test("is an import connection without incremental schedules or source options", async () => {
     expect(query).toMatchObject({ name: "postgres-import-query", direction: "import", apps: ["postgres"], supportIncrementalSchedule: false, options: [] });
-    expect(Object.keys(query.methods).sort()).toEqual(["importRecords", "propertyOptions", "recordProperty", "scheduleOptions"]);
+    expect(Object.keys(query.methods).sort()).toEqual(["importRecords", "propertyOptions", "recordProperties", "recordProperty", "scheduleOptions"]);
   });
 
   test("a property has one option, the query; a schedule has the query and the property its first column fills", async () => {
