@@ -3,6 +3,7 @@ import { PostgresConnection, openConnection } from "../src/postgres";
 import type { HostProperty, HostRecord, PropertyValues } from "../src/templates/host";
 import { FakeHost, fakeRecord } from "./support/fakeHost";
 import { freshDatabase, sql } from "./support/db";
+import { errorOf } from "./support/failures";
 
 // recordProperties of the query source against a real Postgres: the same values as recordProperty
 // per record, and a fall-back for what cannot be batched (the core-level test is core-query-batch)
@@ -53,15 +54,6 @@ async function alone(template: string, property: HostProperty = scalar) {
   const out: Record<string, PropertyValues> = {};
   for (const r of records) out[r.id] = await query.methods.recordProperty({ connection, appOptions, property, propertyOptions: { query: template }, record: r });
   return out;
-}
-
-async function errorOf(work: Promise<unknown>): Promise<Error> {
-  try {
-    await work;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected an error");
 }
 
 beforeAll(async () => {

@@ -5,6 +5,7 @@ import { SOURCE_OFFSET_MAX } from "../src/templates/cursor";
 import type { HostProperty, HostRecord, ImportRecordsResult } from "../src/templates/host";
 import { FakeHost, fakeRecord } from "./support/fakeHost";
 import { freshDatabase, sql } from "./support/db";
+import { errorOf } from "./support/failures";
 
 let host: FakeHost;
 let query: ReturnType<typeof postgresQueryConnection>;
@@ -24,15 +25,6 @@ const anonymous = fakeRecord("rec_anon", { email: ["anon@example.com"] });
 
 function propertyValue(template: string, record: HostRecord, property: HostProperty = scalar) {
   return query.methods.recordProperty({ connection, appOptions, property, propertyOptions: { query: template }, record });
-}
-
-async function errorOf(work: Promise<unknown>): Promise<Error> {
-  try {
-    await work;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected an error");
 }
 
 beforeAll(async () => {
