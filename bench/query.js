@@ -50,6 +50,23 @@ const opts = parseArgs(process.argv.slice(2), {
 const QUERY = "SELECT SUM(amount) FROM purchases WHERE user_id = {{{ userId }}}";
 const PROPERTY = { id: "prp_total", key: "totalSpent", type: "float", isArray: false };
 
+/**
+ * Round trips, counted where the client sends what it then waits for: a simple Query, a Flush (node-pg
+ * sends one after a bound statement's Execute and waits for its rows before it sends Sync) or a Sync.
+ * Both plugins use the same pg module (the core's), so the one counter sees both.
+ */
+const roundTrips = { count: 0 };
+{
+  const Connection = require("pg/lib/connection");
+  for (const method of ["query", "flush", "sync"]) {
+    const original = Connection.prototype[method];
+    Connection.prototype[method] = function (...args) {
+      roundTrips.count++;
+      return original.apply(this, args);
+    };
+  }
+}
+
 function log(message) {
   process.stderr.write(`[bench] ${message}\n`);
 }
@@ -158,12 +175,14 @@ async function main() {
     for (let round = 0; round < opts.repeat; round++) {
       for (const [name, who, run] of runs) {
         log(`${name} (run ${round + 1} of ${opts.repeat})...`);
+        const tripsBefore = roundTrips.count;
         const r = await run();
+        const tripsPerRecord = (roundTrips.count - tripsBefore) / r.records;
         if (who === "original" && !reference) reference = r.values;
         let mismatches = 0;
         for (const [id, v] of r.values) if (reference.has(id) && JSON.stringify(reference.get(id)) !== JSON.stringify(v)) mismatches++;
         const withValue = [...r.values.values()].filter((v) => v !== null).length;
-        samples.get(name).push({ name, contender: who, seconds: r.seconds, records: r.records, capped: r.capped, recordsPerSecond: r.records / r.seconds, withValue, mismatchesWithOriginal: mismatches });
+        samples.get(name).push({ name, contender: who, tripsPerRecord, seconds: r.seconds, records: r.records, capped: r.capped, recordsPerSecond: r.records / r.seconds, withValue, mismatchesWithOriginal: mismatches });
         log(`  ${int(r.records)} records in ${fmt(r.seconds)} s${r.capped ? " (capped)" : ""}`);
       }
     }
@@ -203,8 +222,8 @@ async function main() {
   lines.push("");
   lines.push(
     renderTable(
-      [{ title: "run", align: "left" }, { title: "records" }, { title: "seconds" }, { title: "records/s" }, { title: "status", align: "left" }, { title: "differ from original" }],
-      out.results.map((r) => [r.name, int(r.records), fmt(r.seconds), int(r.recordsPerSecond), r.capped ? "CAPPED" : "done", int(r.mismatchesWithOriginal)])
+      [{ title: "run", align: "left" }, { title: "records" }, { title: "seconds" }, { title: "records/s" }, { title: "round trips/record" }, { title: "status", align: "left" }, { title: "differ from original" }],
+      out.results.map((r) => [r.name, int(r.records), fmt(r.seconds), int(r.recordsPerSecond), fmt(r.tripsPerRecord, 3), r.capped ? "CAPPED" : "done", int(r.mismatchesWithOriginal)])
     )
   );
   lines.push("");

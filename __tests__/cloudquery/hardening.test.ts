@@ -158,7 +158,7 @@ describe("the plugin's own SQL never resolves through a schema a user can write"
 
     await init(plugin, spec);
     expect((await rowsOf(await sync(plugin, { tables: ["codes"] }), "codes")).length).toBe(23);
-    await sql(url, `UPDATE codes SET updated_at = '2030-01-01' WHERE code::text = 'c007'`);
+    await sql(url, `UPDATE codes SET updated_at = '2025-01-01' WHERE code::text = 'c007'`);
     const next = await sync(plugin, { tables: ["codes"] });
     expect(next.errors).toEqual([]);
     expect((await rowsOf(next, "codes")).map((r) => r.code)).toEqual(["c007"]);

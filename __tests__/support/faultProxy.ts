@@ -34,11 +34,6 @@ export async function cutHappened(cut: Promise<void>, graceMs = 5000): Promise<v
   await Promise.race([cut, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("the connection was never broken: the rule matched no message")), graceMs)))]).finally(() => clearTimeout(timer));
 }
 
-/** The status byte of a ReadyForQuery: 'I' idle, 'T' in a transaction block, 'E' in a failed one. */
-export function transactionStatus(message: ServerMessage): string {
-  return message.type === "Z" ? String.fromCharCode(message.payload[0]) : "";
-}
-
 export function commandTag(message: ServerMessage): string {
   return message.type === "C" ? message.payload.subarray(0, message.payload.length - 1).toString() : "";
 }

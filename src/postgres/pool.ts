@@ -6,6 +6,7 @@ import { ConnectBudget, withRetry } from "./retry";
 import { DEFAULT_OPTION_LABEL } from "./settings";
 import { quoteIdentifier } from "./quote";
 import { BinaryCopyOut, BinaryCopySink } from "./copy";
+import { Flight, FlightResult, FlightStatement } from "./flight";
 import { SshTunnel } from "./tunnel"; // ssh (issue 19)
 
 export type Row = Record<string, unknown>;
@@ -70,15 +71,29 @@ interface Lease {
 }
 
 /**
- * Ends a user query's transaction and clears what outlives a rollback: session advisory locks, and
- * prepared statements made by SQL (`from_sql`; the plugin's own are made by the protocol). Temp
- * tables, SET, LISTEN and cursors end with the rollback (a read-only transaction cannot create).
+ * What outlives a rollback, found with it: session advisory locks (released here) and prepared
+ * statements made by SQL inside a function (`from_sql`; the plugin's own are unnamed protocol
+ * statements). Temp tables, SET, LISTEN and cursors end with the rollback (a read-only
+ * transaction cannot create).
  */
+const LEFTOVERS_SQL = "SELECT pg_catalog.pg_advisory_unlock_all(), ARRAY(SELECT name FROM pg_catalog.pg_prepared_statements WHERE from_sql) AS leaked";
+
+async function deallocateLeftovers(client: PoolClient, leftovers: Row | undefined): Promise<void> {
+  for (const leaked of (leftovers?.leaked as string[] | undefined) ?? []) await client.query(`DEALLOCATE ${quoteIdentifier(leaked)}`);
+}
+
+/** Ends a user query's transaction after a failure, when the flight was cut short, and clears what outlives it. */
 async function endUserTransaction(client: PoolClient): Promise<void> {
-  const results = (await client.query(
-    "ROLLBACK; SELECT pg_catalog.pg_advisory_unlock_all(), ARRAY(SELECT name FROM pg_catalog.pg_prepared_statements WHERE from_sql) AS leaked"
-  )) as unknown as { rows: { leaked?: string[] }[] }[];
-  for (const leaked of results[1]?.rows[0]?.leaked ?? []) await client.query(`DEALLOCATE ${quoteIdentifier(leaked)}`);
+  const results = (await client.query(`ROLLBACK; ${LEFTOVERS_SQL}`)) as unknown as { rows: Row[] }[];
+  await deallocateLeftovers(client, results[1]?.rows[0]);
+}
+
+/** Runs a flight (see flight.ts) on a checked-out client. */
+function runFlight(client: PoolClient, statements: FlightStatement[]): Promise<FlightResult[]> {
+  return new Promise((resolve, reject) => {
+    const flight = new Flight(statements, typeParsers, (error, results) => (error ? reject(error) : resolve(results as FlightResult[])));
+    (client as unknown as { query(submittable: Flight): void }).query(flight);
+  });
 }
 
 /**
@@ -299,30 +314,34 @@ export class PostgresConnection {
 
   /**
    * A user's SQL: one statement only, parameters bound, run in a READ ONLY transaction that is rolled
-   * back, so that not even a SET outlives it. It runs as a named prepared statement: the extended
-   * protocol refuses several statements in one ("cannot insert multiple commands into a prepared
-   * statement"), and the same property query is parsed once per connection. The App's schema and
-   * public are its search path, for this transaction only.
+   * back, so that not even a SET outlives it, with the App's schema and public as its search path for
+   * that transaction only. The statement is parsed as the protocol's unnamed statement, which the
+   * server refuses to hold several statements ("cannot insert multiple commands into a prepared
+   * statement").
    *
-   * What a rollback does not undo is undone before the connection goes back to the pool: session
-   * advisory locks (released) and prepared statements made by SQL inside a function (deallocated).
-   * That check rides with the ROLLBACK in one round trip, so a query per record costs nothing more.
+   * All of it goes in one flight and one round trip (issue 18): BEGIN READ ONLY, SET LOCAL, the
+   * statement, ROLLBACK, and the look for what a rollback does not undo (session advisory locks are
+   * released, prepared statements made by SQL deallocated). When the statement fails, the server
+   * skips the rest of the flight: the rollback and the look then follow in a second round trip.
    */
   async queryUserSql(sql: string, params: unknown[] = []): Promise<QueryResult> {
-    const name = "gpp_" + createHash("sha256").update(sql).digest("hex").slice(0, 40);
     const searchPath = [...new Set([this.settings.schema, "public"])].map(quoteIdentifier).join(", ");
     return this.withClient(async (client) => {
-      await client.query(`BEGIN TRANSACTION READ ONLY; SET LOCAL search_path = ${searchPath}`);
-      let result: QueryResult;
+      let results: FlightResult[];
       try {
-        const r = await client.query({ name, text: sql, values: params });
-        result = { rows: r.rows, fields: r.fields.map((f: FieldDef) => ({ name: f.name, dataTypeID: f.dataTypeID })) };
+        results = await runFlight(client, [
+          { text: "BEGIN TRANSACTION READ ONLY" },
+          { text: `SET LOCAL search_path = ${searchPath}` },
+          { text: sql, values: params },
+          { text: "ROLLBACK" },
+          { text: LEFTOVERS_SQL },
+        ]);
       } catch (error) {
-        await endUserTransaction(client).catch(() => {});
+        if (!isConnectionError(error)) await endUserTransaction(client).catch(() => {});
         throw error;
       }
-      await endUserTransaction(client);
-      return result;
+      await deallocateLeftovers(client, results[4].rows[0]);
+      return results[2];
     });
   }
 
