@@ -1,4 +1,3 @@
-import { createHash } from "crypto";
 import { Pool, PoolClient, PoolConfig, types as pgTypes, FieldDef } from "pg";
 import { PostgresSettings, tlsOptions } from "./settings";
 import { describeError, isConnectionError, PoolFullError, redact } from "./errors";
@@ -255,7 +254,6 @@ export class PostgresConnection {
    */
   private async withClient<T>(work: (client: PoolClient) => Promise<T>, options: { retry?: boolean; budget?: ConnectBudget } = {}): Promise<T> {
     const budget = options.budget ?? this.connectBudget();
-    let staleSessionSeen = false;
     try {
       return await withRetry(
         async () => {
@@ -267,11 +265,6 @@ export class PostgresConnection {
           try {
             result = await work(lease.client);
           } catch (error) {
-            // a session that lost its prepared statements (a user query ran DEALLOCATE ALL) is replaced, once
-            if ((error as { code?: string })?.code === "26000" && !staleSessionSeen) {
-              staleSessionSeen = true;
-              (error as { staleSession?: boolean }).staleSession = true;
-            }
             this.checkIn(pool, lease, error);
             throw error;
           }
@@ -280,7 +273,7 @@ export class PostgresConnection {
         },
         {
           budget,
-          retryable: (error) => (options.retry ?? true) && ((error as { staleSession?: boolean }).staleSession === true || (isConnectionError(error) && !(error instanceof PoolFullError))),
+          retryable: (error) => (options.retry ?? true) && isConnectionError(error) && !(error instanceof PoolFullError),
           onRetry: (error, attempt) =>
             this.log(`postgres: connection lost (${redact(errorMessage(error), this.settings.password)}), retrying the read (attempt ${attempt})`, "warning"),
         }
@@ -390,8 +383,8 @@ export class PostgresConnection {
 
 /** Whether a client must be destroyed after this failure rather than pooled again. */
 function mustDestroy(error: unknown): boolean {
-  // a session that lost its prepared statements, or a client that timed out mid-statement, is not reused
-  return isConnectionError(error) || (error as { code?: string })?.code === "26000" || /Query read timeout/i.test(errorMessage(error));
+  // a client that timed out mid-statement is not reused: its answer may still arrive
+  return isConnectionError(error) || /Query read timeout/i.test(errorMessage(error));
 }
 
 function errorMessage(error: unknown): string {
