@@ -26,7 +26,7 @@ import { adminUrl, freshDatabase, sql } from "./support/db";
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { startRedis } = require("../scripts/topology/redis-server");
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { clusterEnv, startCoreProcess, applyConfig, httpPost, taskSuccesses } = require("../scripts/topology/cluster");
+const { clusterEnv, createCustomers, startCoreProcess, applyConfig, httpPost, taskSuccesses } = require("../scripts/topology/cluster");
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { prepareApp } = require("../scripts/ui/prepare-app");
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -180,23 +180,7 @@ async function recordDifferences(): Promise<string[]> {
 }
 
 async function fixtures() {
-  await sql(
-    shop.url,
-    `CREATE TABLE customers (id integer PRIMARY KEY, email text NOT NULL, first_name text, score float8,
-                             signed_up_on date, updated_at timestamptz NOT NULL);
-     CREATE INDEX customers_updated_at ON customers (updated_at, id);`
-  );
-  // 20 customers share each updated_at: batch boundaries fall inside ties
-  await sql(
-    shop.url,
-    `INSERT INTO customers
-       SELECT i, 'customer' || i || '@example.com', (ARRAY['Ada', 'Grace', 'Linus', 'Radia'])[1 + i % 4],
-              (i * 37 % 1000) / 10.0, date '2020-01-01' + i % 1500,
-              timestamptz '2024-01-01 00:00:00+00' + (i / 20) * interval '1 minute'
-         FROM generate_series(1, $1::int) i`,
-    [CUSTOMERS]
-  );
-  await sql(shop.url, `ANALYZE customers`);
+  await createCustomers(shop.url, CUSTOMERS);
   // the read-only role of the README's recipe (roles are per server: made once, password reset)
   await sql(
     shop.url,

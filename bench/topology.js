@@ -17,37 +17,16 @@ const fs = require("fs");
 const os = require("os");
 const path = require("path");
 const { parseArgs } = require("./lib");
-const { startPostgres, createDatabase, freePort } = require("../scripts/postgres-server");
+const { startPostgres, createDatabase, freePort, sql } = require("../scripts/postgres-server");
 const { startRedis, redisCommand } = require("../scripts/topology/redis-server");
-const { clusterEnv, startCoreProcess, taskSuccesses } = require("../scripts/topology/cluster");
+const { clusterEnv, createCustomers, startCoreProcess, taskSuccesses } = require("../scripts/topology/cluster");
 const { prepareApp } = require("../scripts/ui/prepare-app");
-const { Client } = require("pg");
 
 const ROOT = path.join(__dirname, "..");
 const READER = { user: "grouparoo_reader", password: "reader-bench-pw" };
 
-async function sql(url, text, params = []) {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await client.query(text, params);
-  } finally {
-    await client.end();
-  }
-}
-
 async function dataset(url, rows) {
-  await sql(url, `CREATE TABLE customers (id integer PRIMARY KEY, email text NOT NULL, first_name text, score float8, signed_up_on date, updated_at timestamptz NOT NULL)`);
-  await sql(
-    url,
-    `INSERT INTO customers
-       SELECT i, 'customer' || i || '@example.com', (ARRAY['Ada', 'Grace', 'Linus', 'Radia'])[1 + i % 4],
-              (i * 37 % 1000) / 10.0, date '2020-01-01' + i % 1500,
-              timestamptz '2024-01-01 00:00:00+00' + (i / 20) * interval '1 minute'
-         FROM generate_series(1, $1::int) i`,
-    [rows]
-  );
-  await sql(url, `CREATE INDEX customers_updated_at ON customers (updated_at, id); ANALYZE customers`);
+  await createCustomers(url, rows);
   await sql(
     url,
     `CREATE ROLE ${READER.user} LOGIN PASSWORD '${READER.password}';

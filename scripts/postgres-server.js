@@ -262,6 +262,18 @@ async function createDatabase(adminUrl, database) {
   return databaseUrl(adminUrl, database);
 }
 
+/** Runs SQL on a database through a connection of its own (fixtures and set-up, never the plugin's reads). */
+async function sql(url, text, params = []) {
+  const { Client } = require("pg");
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await client.query(text, params);
+  } finally {
+    await client.end();
+  }
+}
+
 /**
  * A server that the user named (DATABASE_URL, or PGHOST and friends), else a fresh embedded one.
  * Returns `{ url, embedded, stop() }`; `url` is an admin URL that may create databases.
@@ -281,4 +293,4 @@ async function serverFromEnvironmentOrEmbedded(env = process.env) {
   return { url: server.url, embedded: true, server, stop: () => server.stop() };
 }
 
-module.exports = { startPostgres, createDatabase, databaseUrl, serverFromEnvironmentOrEmbedded, freePort, isAlive };
+module.exports = { startPostgres, createDatabase, databaseUrl, serverFromEnvironmentOrEmbedded, freePort, isAlive, sql };

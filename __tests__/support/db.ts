@@ -1,6 +1,7 @@
-import { Client } from "pg";
+import type { QueryResult } from "pg";
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { createDatabase, databaseUrl } = require("../../scripts/postgres-server");
+const harness = require("../../scripts/postgres-server");
+const { createDatabase, databaseUrl } = harness;
 
 export function adminUrl(): string {
   const url = process.env.TEST_PG_URL;
@@ -28,12 +29,6 @@ export async function freshDatabase(name: string): Promise<{ url: string; appOpt
 export { databaseUrl };
 
 /** Runs SQL as the admin user on a database (fixtures). */
-export async function sql(url: string, text: string, params: unknown[] = []) {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await client.query(text, params);
-  } finally {
-    await client.end();
-  }
+export function sql(url: string, text: string, params: unknown[] = []): Promise<QueryResult> {
+  return harness.sql(url, text, params);
 }

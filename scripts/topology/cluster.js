@@ -11,6 +11,7 @@ const http = require("http");
 const { spawn } = require("child_process");
 const { cleanEnv } = require("../ui/prepare-app");
 const { stopChild } = require("../ui/config-ui");
+const { sql } = require("../postgres-server");
 
 /** What every process of one cluster shares. */
 function clusterEnv({ coreDatabaseUrl, redisUrl, serverToken, importsBatchSize, extra = {} }) {
@@ -203,4 +204,27 @@ function taskSuccesses(logText) {
   return tasks;
 }
 
-module.exports = { clusterEnv, startCoreProcess, applyConfig, httpGet, httpPost, taskSuccesses, tail };
+/**
+ * The production recipe's source table: `rows` customers, 20 sharing each updated_at (so that batch
+ * boundaries fall inside ties), indexed for the incremental schedule's keyset walk.
+ */
+async function createCustomers(url, rows) {
+  await sql(
+    url,
+    `CREATE TABLE customers (id integer PRIMARY KEY, email text NOT NULL, first_name text, score float8,
+                             signed_up_on date, updated_at timestamptz NOT NULL);
+     CREATE INDEX customers_updated_at ON customers (updated_at, id);`
+  );
+  await sql(
+    url,
+    `INSERT INTO customers
+       SELECT i, 'customer' || i || '@example.com', (ARRAY['Ada', 'Grace', 'Linus', 'Radia'])[1 + i % 4],
+              (i * 37 % 1000) / 10.0, date '2020-01-01' + i % 1500,
+              timestamptz '2024-01-01 00:00:00+00' + (i / 20) * interval '1 minute'
+         FROM generate_series(1, $1::int) i`,
+    [rows]
+  );
+  await sql(url, `ANALYZE customers`);
+}
+
+module.exports = { createCustomers, clusterEnv, startCoreProcess, applyConfig, httpGet, httpPost, taskSuccesses, tail };
