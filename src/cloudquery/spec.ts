@@ -62,7 +62,7 @@ export const SPEC_SCHEMA = {
       description: "Seconds one statement (one page of rows) may run; 0 = no limit. A relation without a key is read in one statement.",
     },
     application_name: { type: "string", minLength: 1, description: `Shown in pg_stat_activity (default ${SPEC_DEFAULTS.application_name}).` },
-    // ssh (issue 19): the App's SSH tunnel options, read by the same parser (settings.ts)
+    // the App's SSH tunnel options, read by the same parser (settings.ts)
     ssh_host: { type: "string", description: "An SSH bastion to reach the database through; host and port are then the database's as the bastion sees them." },
     ssh_port: { type: "integer", minimum: 1, maximum: 65535, description: "The bastion's SSH port (default 22)." },
     ssh_user: { type: "string", description: "The user to log in to the bastion as (required with ssh_host)." },
@@ -367,7 +367,7 @@ export function parseSpec(specJson: string | Uint8Array): Spec {
   for (const key of ["sslmode", "ssl_ca", "ssl_cert", "ssl_key", "application_name", "connect_timeout", "commit_horizon", "settle_window"]) {
     if (spec[key] !== undefined) options[key] = spec[key];
   }
-  for (const key of SSH_FIELDS) if (spec[key] !== undefined) options[key] = spec[key]; // ssh (issue 19)
+  for (const key of SSH_FIELDS) if (spec[key] !== undefined) options[key] = spec[key];
   if (options.database === undefined) {
     throw new SpecError(`invalid spec: ${SPEC_FIELD} \`database\` is required (or a \`connection_string\` that names the database)`);
   }

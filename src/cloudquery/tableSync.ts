@@ -1,5 +1,5 @@
 import type { Schema } from "@apache-arrow/esnext-esm";
-import { isConnectionError } from "../postgres/errors";
+import { errorMessage, isConnectionError } from "../postgres/errors";
 import { commitHorizon } from "../postgres/horizon";
 import { keysetConditions } from "../postgres/keyset";
 import type { PostgresConnection } from "../postgres/pool";
@@ -165,7 +165,7 @@ export async function syncTable(context: TableSyncContext, table: SourceTable, s
           retryable: (error) => isConnectionError(error) && (phase.name !== "all" || sentThisStatement === 0),
           onRetry: (error, attempt) => {
             builder.clear();
-            logger.warn("the connection was lost during a read: reading again from the last row sent", { table: table.name, attempt, error: (error as Error).message });
+            logger.warn("the connection was lost during a read: reading again from the last row sent", { table: table.name, attempt, error: errorMessage(error) });
           },
         }
       );

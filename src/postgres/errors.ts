@@ -17,7 +17,7 @@ const CONNECTION_CODES = new Set([
   "08006",
   "08001",
   "08004",
-  "SSH_UNREACHABLE", // ssh (issue 19): the bastion is down or the tunnel dropped (tunnel.ts): retried like a server restart
+  "SSH_UNREACHABLE", // the bastion is down or the tunnel dropped (tunnel.ts): retried like a server restart
 ]);
 const CONNECTION_MESSAGES = [
   /Connection terminated/i,

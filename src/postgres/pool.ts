@@ -1,12 +1,12 @@
 import { Pool, PoolClient, PoolConfig, types as pgTypes, FieldDef } from "pg";
 import { PostgresSettings, tlsOptions } from "./settings";
-import { describeError, isConnectionError, PoolFullError, redact } from "./errors";
+import { describeError, errorMessage, isConnectionError, PoolFullError, redact } from "./errors";
 import { ConnectBudget, withRetry } from "./retry";
 import { DEFAULT_OPTION_LABEL } from "./settings";
 import { quoteIdentifier } from "./quote";
 import { BinaryCopyOut, BinaryCopySink } from "./copy";
 import { Flight, FlightResult, FlightStatement } from "./flight";
-import { SshTunnel } from "./tunnel"; // ssh (issue 19)
+import { SshTunnel } from "./tunnel";
 
 export type Row = Record<string, unknown>;
 export interface QueryResult {
@@ -113,19 +113,19 @@ export class PostgresConnection {
   private closed = false;
   /** whether the connections are encrypted (known after the first connection) */
   encrypted = false;
-  /** ssh (issue 19): the tunnel through the bastion when `ssh_host` is set (one SSH connection per pool) */
+  /** the tunnel through the bastion when `ssh_host` is set (one SSH connection per pool) */
   readonly tunnel?: SshTunnel;
 
   constructor(settings: PostgresSettings, log: Logger = () => {}) {
     this.settings = settings;
     this.log = log;
-    if (settings.ssh) this.tunnel = new SshTunnel(settings.ssh, settings, settings.connectTimeoutMs, log); // ssh (issue 19)
+    if (settings.ssh) this.tunnel = new SshTunnel(settings.ssh, settings, settings.connectTimeoutMs, log);
   }
 
   private poolConfig(ssl: PoolConfig["ssl"]): PoolConfig {
     const s = this.settings;
     return {
-      // ssh (issue 19): through the tunnel's local forwarder; TLS still names s.host (tlsOptions)
+      // through the tunnel's local forwarder; TLS still names s.host (tlsOptions)
       host: this.tunnel ? this.tunnel.localHost : s.host,
       port: this.tunnel ? this.tunnel.localPort : s.port,
       database: s.database,
@@ -162,7 +162,7 @@ export class PostgresConnection {
   }
 
   private async getPool(budget: ConnectBudget): Promise<Pool> {
-    // ssh (issue 19): before every attempt, so that a dropped tunnel is rebuilt and a failure names the bastion
+    // the tunnel before every attempt, so that a dropped tunnel is rebuilt and a failure names the bastion
     const tunnel = this.tunnel;
     if (tunnel) await budget.charge(() => tunnel.ready());
     if (!this.poolPromise) {
@@ -174,7 +174,7 @@ export class PostgresConnection {
             const lease = await this.checkOut(pool, budget);
             this.checkIn(pool, lease);
           } catch (error) {
-            if (!/does not support SSL/i.test((error as Error).message)) {
+            if (!/does not support SSL/i.test(errorMessage(error))) {
               pool.end().catch(() => {});
               throw error;
             }
@@ -367,7 +367,7 @@ export class PostgresConnection {
     this.pool = undefined;
     this.poolPromise = undefined;
     if (pool) await pool.end();
-    await this.tunnel?.close(); // ssh (issue 19)
+    await this.tunnel?.close();
   }
 
   /** After close(), a pool opened for late work is ended as soon as no client is out or awaited. */
@@ -377,7 +377,8 @@ export class PostgresConnection {
     this.pool = undefined;
     this.poolPromise = undefined;
     this.checkedOut.delete(pool);
-    pool.end().then(() => this.tunnel?.close()).catch(() => {}); // ssh (issue 19): and the tunnel it used
+    // the pool, then the tunnel it used
+    pool.end().then(() => this.tunnel?.close()).catch(() => {});
   }
 }
 
@@ -385,8 +386,4 @@ export class PostgresConnection {
 function mustDestroy(error: unknown): boolean {
   // a client that timed out mid-statement is not reused: its answer may still arrive
   return isConnectionError(error) || /Query read timeout/i.test(errorMessage(error));
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
