@@ -364,11 +364,13 @@ test(
   "the next run, started through the API, imports only the rows that changed",
   async () => {
     expect(firstRun?.state).toBe("complete");
-    await sql(shop.url, `UPDATE customers SET email = 'changed' || id || '@example.com', score = score + 1, updated_at = now() WHERE id % 250 = 7`);
+    // stamped two minutes ago: the App's plain read-only role gets the settle window's horizon (60 s) or,
+    // when it happens to see every session, the exact one; either way these rows are below it
+    await sql(shop.url, `UPDATE customers SET email = 'changed' || id || '@example.com', score = score + 1, updated_at = now() - interval '2 minutes' WHERE id % 250 = 7`);
     await sql(
       shop.url,
       `INSERT INTO customers
-         SELECT i, 'new' || i || '@example.com', 'Newton', 1.5, date '2025-06-01', now()
+         SELECT i, 'new' || i || '@example.com', 'Newton', 1.5, date '2025-06-01', now() - interval '2 minutes'
            FROM generate_series($1::int + 1, $1::int + 30) i`,
       [CUSTOMERS]
     );
