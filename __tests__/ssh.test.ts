@@ -347,6 +347,20 @@ describe("secrets", () => {
     for (const secret of [PASSPHRASE, SSH_PASSWORD, "PRIVATE KEY"]) expect(shown).not.toContain(secret);
   });
 
+  test("a connection that went through the tunnel, logged or inspected at any depth, shows no key, passphrase or password", async () => {
+    const connection = openConnection(viaBastion(bastion, { ssh_private_key: encrypted.privateKey, ssh_passphrase: PASSPHRASE, ssh_password: SSH_PASSWORD }));
+    try {
+      const result = await connection.query("SELECT 1 AS one");
+      expect(result.rows[0].one).toBe(1);
+      const keyBody = encrypted.privateKey.split("\n").filter((l) => /^[A-Za-z0-9+/=]{40,}$/.test(l))[1];
+      const { format, inspect } = require("util");
+      const shown = format(connection) + inspect(connection, { depth: Infinity });
+      for (const secret of [PASSPHRASE, SSH_PASSWORD, database.appOptions.password, keyBody, "PRIVATE KEY"]) expect(shown).not.toContain(secret);
+    } finally {
+      await connection.close();
+    }
+  });
+
   test("the App declares them as password fields", async () => {
     const options = await app.methods.appOptions();
     for (const key of ["password", "ssh_private_key", "ssh_passphrase", "ssh_password"]) expect(options).toHaveProperty([key, "type"], "password");

@@ -1,6 +1,7 @@
 import { isIP } from "net";
 import type { ConnectionOptions as TlsOptions } from "tls";
 import { utils as sshUtils } from "ssh2";
+import { withHiddenSecrets } from "./secrets";
 
 /**
  * How to reach a PostgreSQL server, parsed from the App's options. The Grouparoo UI sends every
@@ -14,19 +15,25 @@ export type SslMode = (typeof SSL_MODES)[number];
 export const COMMIT_HORIZON_MODES = ["auto", "settle", "off"] as const;
 export type CommitHorizonMode = (typeof COMMIT_HORIZON_MODES)[number];
 
+/**
+ * The secrets (`password`, the TLS client `key`, the SSH key, passphrase and password) are
+ * non-enumerable (secrets.ts): logging, serializing or spreading the settings, or a connection holding
+ * them, shows none; whatever needs one reads it by name.
+ */
 export interface PostgresSettings {
   host: string;
   port: number;
   database: string;
   schema: string;
   user?: string;
-  password?: string;
+  readonly password?: string;
   sslMode: SslMode;
   /** true when the mode was derived from the legacy `ssl` key rather than given as `sslmode` */
   sslModeFromLegacyKey: boolean;
   ca?: string;
   cert?: string;
-  key?: string;
+  /** the client certificate's private key (a secret: non-enumerable) */
+  readonly key?: string;
   connectTimeoutMs: number;
   statementTimeoutMs: number;
   applicationName: string;
@@ -43,7 +50,7 @@ export interface PostgresSettings {
 
 /**
  * An SSH bastion. `host`/`port` of the settings stay the database's as the bastion sees them (and as
- * TLS verifies them). The secrets are non-enumerable: logging or spreading the settings shows none.
+ * TLS verifies them). The secrets are non-enumerable, as in PostgresSettings.
  */
 export interface SshSettings {
   host: string;
@@ -227,7 +234,9 @@ export function parseSettings(options: RawOptions, wording: { optionLabel?: stri
   const optionLabel = wording.optionLabel ?? DEFAULT_OPTION_LABEL;
   try {
     const settings = readSettings(options);
-    return optionLabel === DEFAULT_OPTION_LABEL ? settings : { ...settings, optionLabel };
+    // set on the object read, not on a spread copy: a spread would drop the non-enumerable secrets
+    if (optionLabel !== DEFAULT_OPTION_LABEL) settings.optionLabel = optionLabel;
+    return settings;
   } catch (error) {
     if (error instanceof SettingsError && optionLabel !== DEFAULT_OPTION_LABEL) throw new SettingsError(error.option, error.problem, optionLabel);
     throw error;
@@ -265,18 +274,16 @@ function readSettings(options: RawOptions): PostgresSettings {
       "is required with sslmode=verify-ca: without it only the system's CAs could be trusted, and with no host-name check any publicly issued certificate would pass for this server (libpq refuses this too). Give the CA that signed the server's certificate, or use sslmode=verify-full"
     );
   }
-  return {
+  const settings: PostgresSettings = {
     host: text(options, "host") ?? DEFAULTS.host,
     port: integer(options, "port", DEFAULTS.port, 1, 65535),
     database,
     schema: text(options, "schema") ?? DEFAULTS.schema,
     user: text(options, "user"),
-    password: password(options),
     sslMode: mode,
     sslModeFromLegacyKey: legacy,
     ca,
     cert,
-    key,
     connectTimeoutMs: integer(options, "connect_timeout", DEFAULTS.connectTimeoutSeconds, 1, 3600) * 1000,
     statementTimeoutMs: integer(options, "statement_timeout", DEFAULTS.statementTimeoutSeconds, 0, 86400) * 1000,
     applicationName: text(options, "application_name") ?? DEFAULTS.applicationName,
@@ -285,7 +292,9 @@ function readSettings(options: RawOptions): PostgresSettings {
     commitHorizon: commitHorizon(options),
     settleWindowMs: integer(options, "settle_window", DEFAULTS.settleWindowSeconds, 0, 86400) * 1000,
   };
+  return withHiddenSecrets(settings, { password: password(options), key });
 }
+
 
 /** Secrets are taken as typed (spaces may be part of them); blank means not given. */
 function secret(options: RawOptions, key: string): string | undefined {
@@ -320,12 +329,8 @@ function readSshSettings(options: RawOptions): SshSettings | undefined {
   if (pinned !== undefined && !fingerprint) {
     throw new SettingsError("ssh_host_key", "must be a SHA256 fingerprint as `ssh-keygen -lf` prints it (SHA256: and 43 base64 characters)");
   }
-  const ssh = { host, port: integer(options, "ssh_port", DEFAULTS.sshPort, 1, 65535), user, hostKeyFingerprint: fingerprint } as SshSettings;
-  // like pg-pool's password: present for the tunnel, absent from logs, JSON and spreads
-  for (const [name, value] of Object.entries({ privateKey, passphrase, password })) {
-    if (value !== undefined) Object.defineProperty(ssh, name, { value, enumerable: false });
-  }
-  return ssh;
+  const ssh: SshSettings = { host, port: integer(options, "ssh_port", DEFAULTS.sshPort, 1, 65535), user, hostKeyFingerprint: fingerprint };
+  return withHiddenSecrets(ssh, { privateKey, passphrase, password });
 }
 
 /** Reads the key with ssh2 now, so that a bad key or passphrase is reported as an option, not as a refused login. */

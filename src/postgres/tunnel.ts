@@ -1,6 +1,7 @@
 import { createHash } from "crypto";
 import { createServer, Server, Socket } from "net";
-import { Client, ClientChannel, ConnectConfig } from "ssh2";
+import { AuthMethod, Client, ClientChannel, ConnectConfig } from "ssh2";
+import { withHiddenSecrets } from "./secrets";
 import type { SshSettings } from "./settings";
 
 /**
@@ -158,9 +159,9 @@ export class SshTunnel {
         host: this.ssh.host,
         port: this.ssh.port,
         username: this.ssh.user,
-        privateKey: this.ssh.privateKey,
-        passphrase: this.ssh.passphrase,
-        password: this.ssh.password,
+        // not privateKey / password: ssh2 keeps those enumerable on `client.config`, and a live
+        // connection holds the client, so logging it deeply would print them
+        authHandler: this.authMethods(),
         // TCP connect, handshake and login all within connect_timeout
         readyTimeout: this.connectTimeoutMs,
         keepaliveInterval: KEEPALIVE_INTERVAL_MS,
@@ -177,6 +178,18 @@ export class SshTunnel {
         fail(new SshTunnelError("SSH_FAILED", `the SSH connection to ${this.bastion} could not start: ${(error as Error).message}`));
       }
     });
+  }
+
+  /**
+   * The login methods in ssh2's own order when given a key and a password (none, password, publickey),
+   * their secrets non-enumerable: ssh2 reads them by name, a logged client shows none.
+   */
+  private authMethods(): AuthMethod[] {
+    const username = this.ssh.user;
+    const methods: AuthMethod[] = [{ type: "none", username }];
+    if (this.ssh.password !== undefined) methods.push(withHiddenSecrets({ type: "password", username }, { password: this.ssh.password }));
+    if (this.ssh.privateKey !== undefined) methods.push(withHiddenSecrets({ type: "publickey", username }, { key: this.ssh.privateKey, passphrase: this.ssh.passphrase }));
+    return methods;
   }
 
   /** One sentence naming the side that failed and the options to check; built from facts, never from secrets. */
