@@ -39,6 +39,17 @@ test("no module outside src/cloudquery imports a CloudQuery package or the Cloud
   expect(offenders).toEqual([]);
 });
 
+test("the CloudQuery host uses src/postgres through its index only (the facade both hosts share)", () => {
+  const deepImports = sourceFiles(path.join(ROOT, "src", "cloudquery")).flatMap((file) => {
+    const text = fs.readFileSync(file, "utf8");
+    return [...text.matchAll(/(?:from\s+|require\(|import\()\s*["']([^"']+)["']/g)]
+      .map((m) => m[1])
+      .filter((name) => /^\.\.\/postgres\/./.test(name))
+      .map((name) => `${path.basename(file)}: ${name}`);
+  });
+  expect(deepImports).toEqual([]);
+});
+
 test("loading the Grouparoo side (app, connections, templates, dialect) loads no CloudQuery package", () => {
   const dist = path.join(buildPackage(), "dist");
   const script = `
