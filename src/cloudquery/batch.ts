@@ -1,8 +1,8 @@
 import type { Schema } from "@apache-arrow/esnext-esm";
-import type { BinaryCopySink, CopyFlow } from "../postgres/copy";
+import type { BinaryCopySink, CopyFlow } from "../postgres";
 import { ColumnWriter, columnWriter, LossCounter } from "./columns";
 import type { Arrow } from "./esm";
-import type { SourceTable } from "./tables";
+import type { SourceTable } from "./tableSelection";
 
 /**
  * Rows of one table, straight from binary COPY into Arrow columns, and out as one Arrow IPC

@@ -1,6 +1,6 @@
 import type { Data, DataType } from "@apache-arrow/esnext-esm";
 import type { Arrow } from "./esm";
-import type { ArrowKind } from "./types";
+import type { ArrowKind } from "./arrowMapping";
 
 /**
  * Column writers: each takes a value in PostgreSQL's binary send format, straight from a COPY row,

@@ -1,13 +1,13 @@
 import * as grpc from "@grpc/grpc-js";
 import { discovery1, pluginV3 } from "@cloudquery/plugin-pb-javascript";
-import { PostgresConnection } from "../postgres/pool";
-import { redact, type FailureReason } from "../postgres/errors";
+import { PostgresConnection, redact, type FailureReason } from "../postgres";
 import { loadArrow } from "./esm";
 import type { Logger } from "./logger";
 import { parseSpec, Spec, SpecError, SPEC_SCHEMA } from "./spec";
 import { FileCursorStore, NoCursorStore } from "./state";
 import { runSync, serializeSyncResponse, SyncResponse, SyncSession } from "./sync";
-import { arrowSchema, discoverTables, encodeSchema, selectTables, TableSelectionError } from "./tables";
+import { arrowSchema, encodeSchema } from "./arrowSchema";
+import { discoverTables, selectTables, TableSelectionError } from "./tableSelection";
 
 /**
  * The CloudQuery source plugin `postgresql` as a gRPC server: plugin protocol v3 and discovery v1.

@@ -1,11 +1,12 @@
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import { pluginV3 } from "@cloudquery/plugin-pb-javascript";
-import type { PostgresConnection } from "../postgres/pool";
+import type { PostgresConnection } from "../postgres";
 import { loadArrow } from "./esm";
 import type { Logger } from "./logger";
 import type { Spec } from "./spec";
 import { cursorKey, CursorStore } from "./state";
-import { arrowSchema, discoverTables, encodeSchema, selectTables, shardTables, SourceTable } from "./tables";
+import { arrowSchema, encodeSchema } from "./arrowSchema";
+import { discoverTables, selectTables, shardTables, SourceTable } from "./tableSelection";
 import { InsertOutput, syncTable } from "./tableSync";
 import type { IpcStream } from "./batch";
 

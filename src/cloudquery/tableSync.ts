@@ -1,16 +1,11 @@
 import type { Schema } from "@apache-arrow/esnext-esm";
-import { errorMessage, isConnectionError } from "../postgres/errors";
-import { commitHorizon } from "../postgres/horizon";
-import { keysetConditions } from "../postgres/keyset";
-import type { PostgresConnection } from "../postgres/pool";
-import { withRetry } from "../postgres/retry";
-import { quoteIdentifier, quoteLiteral } from "../postgres/quote";
-import { typeInfo } from "../postgres/types";
+import { commitHorizon, errorMessage, isConnectionError, keysetConditions, quoteIdentifier, quoteLiteral, typeInfo, withRetry } from "../postgres";
+import type { PostgresConnection } from "../postgres";
 import { BatchBuilder, IpcStream } from "./batch";
 import type { Arrow } from "./esm";
 import type { Logger } from "./logger";
 import type { Cursor, CursorStore } from "./state";
-import type { SourceTable } from "./tables";
+import type { SourceTable } from "./tableSelection";
 
 /**
  * One table's rows, read in keyset pages by binary COPY and sent as Arrow record batches:

@@ -1,18 +1,42 @@
 import { PostgresConnection, Logger } from "./pool";
-import { parseSettings, PostgresSettings } from "./settings";
+import { parseSettings } from "./settings";
 import { PostgresTableDialect } from "./tableDialect";
 import { PostgresQueryDialect } from "./queryDialect";
 
+/**
+ * The Postgres dialect as its hosts use it: the Grouparoo side (the App, the connections) through
+ * `openConnection` and the dialects, the CloudQuery host through the catalog, COPY, the keyset and the
+ * commit horizon. Hosts import from here, never from a module of this folder (a test checks it for
+ * src/cloudquery), so what the dialect offers a host is listed in one place.
+ */
+
 export { PostgresConnection, parseInt8, parseNumeric } from "./pool";
 export type { Logger, QueryResult } from "./pool";
-export { parseSettings, normalizePem, tlsOptions, describeTls, APP_OPTIONS, SSL_MODES, DEFAULTS } from "./settings";
+export {
+  parseSettings,
+  normalizePem,
+  tlsOptions,
+  describeTls,
+  APP_OPTIONS,
+  SSL_MODES,
+  COMMIT_HORIZON_MODES,
+  DEFAULTS,
+  INTEGER_RANGES,
+} from "./settings";
 export type { PostgresSettings, SslMode } from "./settings";
-export { quoteIdentifier, qualifiedName } from "./quote";
+export { connectionStringOptions, ConnectionStringError } from "./connectionString";
+export { quoteIdentifier, qualifiedName, quoteLiteral } from "./quote";
 export { describeError, redact, isConnectionError, errorMessage, DatabaseError, PoolFullError } from "./errors";
 export type { FailureReason } from "./errors";
+export { withRetry } from "./retry";
 export { PostgresTableDialect } from "./tableDialect";
 export { PostgresQueryDialect } from "./queryDialect";
-export { typeInfo } from "./types";
+export { typeInfo } from "./propertyTypes";
+export { describeRelations, numericPrecision } from "./catalog";
+export type { CatalogColumn, CatalogRelation, CatalogType } from "./catalog";
+export { keysetConditions } from "./keyset";
+export { commitHorizon } from "./horizon";
+export type { BinaryCopySink, CopyFlow } from "./copy";
 
 /** Opens a (lazy) pool for the App's options; nothing connects until the first statement. */
 export function openConnection(appOptions: Record<string, unknown>, log?: Logger): PostgresConnection {
@@ -58,4 +82,3 @@ export function queryDialectFor(args: WithConnection): PostgresQueryDialect {
   return dialect;
 }
 
-export type { PostgresSettings as Settings };

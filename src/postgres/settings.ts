@@ -83,7 +83,20 @@ export const DEFAULTS = {
   sshPort: 22,
   commitHorizon: "auto" as CommitHorizonMode,
   settleWindowSeconds: 60,
+  /** with neither `sslmode` nor the legacy `ssl` */
+  sslMode: "prefer" as SslMode,
 };
+
+/** The whole numbers a setting may take; a host's own schema (CloudQuery's spec) states the same bounds. */
+export const INTEGER_RANGES = {
+  port: { minimum: 1, maximum: 65535 },
+  connect_timeout: { minimum: 1, maximum: 3600 },
+  statement_timeout: { minimum: 0, maximum: 86400 },
+  pool_size: { minimum: 1, maximum: 100 },
+  ssh_port: { minimum: 1, maximum: 65535 },
+  settle_window: { minimum: 0, maximum: 86400 },
+} as const;
+export type IntegerOption = keyof typeof INTEGER_RANGES;
 
 const PEM_HELP =
   "PEM text. A PEM pasted into a one-line field (line breaks lost or written as \\n) is accepted too.";
@@ -96,7 +109,7 @@ export const APP_OPTIONS: AppOptionDescription[] = [
   { key: "schema", displayName: "Schema", required: false, defaultValue: DEFAULTS.schema, placeholder: DEFAULTS.schema, description: `The schema whose tables and views are offered (default ${DEFAULTS.schema}). Query sources search it first, then public.` },
   { key: "user", displayName: "User", required: false, description: "The user to connect as (a read-only role is enough)." },
   { key: "password", displayName: "Password", required: false, description: "The user's password. It never appears in an error or log line." },
-  { key: "sslmode", displayName: "TLS mode (sslmode)", required: false, defaultValue: "prefer", description: "libpq's sslmode: disable, prefer (TLS when the server offers it, unverified), require (TLS, certificate NOT verified unless ssl_ca is given), verify-ca (TLS, chain verified against ssl_ca), verify-full (TLS, chain and host name verified). Blank: derived from `ssl`, else prefer." },
+  { key: "sslmode", displayName: "TLS mode (sslmode)", required: false, defaultValue: DEFAULTS.sslMode, description: "libpq's sslmode: disable, prefer (TLS when the server offers it, unverified), require (TLS, certificate NOT verified unless ssl_ca is given), verify-ca (TLS, chain verified against ssl_ca), verify-full (TLS, chain and host name verified). Blank: derived from `ssl`, else prefer." },
   { key: "ssl", displayName: "SSL (legacy)", required: false, description: "The original plugin's switch, still accepted when sslmode is blank: true = require (encrypted but NOT verified), true with ssl_ca = verify-full, false = disable." },
   { key: "ssl_ca", displayName: "CA certificate", required: false, description: `The certificate authority that signed the server's certificate: required for verify-ca, and with it prefer and require verify the chain too (as libpq). ${PEM_HELP}` },
   { key: "ssl_cert", displayName: "Client certificate", required: false, description: `A client certificate, when the server asks for one (with ssl_key). ${PEM_HELP}` },
@@ -142,7 +155,8 @@ function text(options: RawOptions, key: string): string | undefined {
   return s === "" ? undefined : s;
 }
 
-function integer(options: RawOptions, key: string, fallback: number, min: number, max: number): number {
+function integer(options: RawOptions, key: IntegerOption, fallback: number): number {
+  const { minimum: min, maximum: max } = INTEGER_RANGES[key];
   const s = text(options, key);
   if (s === undefined) return fallback;
   if (!/^\d+$/.test(s) || Number(s) < min || Number(s) > max) {
@@ -214,7 +228,7 @@ function sslMode(options: RawOptions, ca: string | undefined): { mode: SslMode; 
   const legacy = bool(options, "ssl");
   if (legacy === true) return { mode: ca ? "verify-full" : "require", legacy: true };
   if (legacy === false) return { mode: "disable", legacy: true };
-  return { mode: "prefer", legacy: false };
+  return { mode: DEFAULTS.sslMode, legacy: false };
 }
 
 /**
@@ -223,7 +237,7 @@ function sslMode(options: RawOptions, ca: string | undefined): { mode: SslMode; 
  */
 export function defaultPoolSize(env: NodeJS.ProcessEnv = process.env): number {
   const workers = Number.parseInt(env.WORKERS ?? "", 10);
-  return Math.min(100, Math.max(DEFAULTS.poolSize, Number.isFinite(workers) ? workers + 1 : 0));
+  return Math.min(INTEGER_RANGES.pool_size.maximum, Math.max(DEFAULTS.poolSize, Number.isFinite(workers) ? workers + 1 : 0));
 }
 
 /**
@@ -276,7 +290,7 @@ function readSettings(options: RawOptions): PostgresSettings {
   }
   const settings: PostgresSettings = {
     host: text(options, "host") ?? DEFAULTS.host,
-    port: integer(options, "port", DEFAULTS.port, 1, 65535),
+    port: integer(options, "port", DEFAULTS.port),
     database,
     schema: text(options, "schema") ?? DEFAULTS.schema,
     user: text(options, "user"),
@@ -284,13 +298,13 @@ function readSettings(options: RawOptions): PostgresSettings {
     sslModeFromLegacyKey: legacy,
     ca,
     cert,
-    connectTimeoutMs: integer(options, "connect_timeout", DEFAULTS.connectTimeoutSeconds, 1, 3600) * 1000,
-    statementTimeoutMs: integer(options, "statement_timeout", DEFAULTS.statementTimeoutSeconds, 0, 86400) * 1000,
+    connectTimeoutMs: integer(options, "connect_timeout", DEFAULTS.connectTimeoutSeconds) * 1000,
+    statementTimeoutMs: integer(options, "statement_timeout", DEFAULTS.statementTimeoutSeconds) * 1000,
     applicationName: text(options, "application_name") ?? DEFAULTS.applicationName,
-    poolSize: integer(options, "pool_size", defaultPoolSize(), 1, 100),
+    poolSize: integer(options, "pool_size", defaultPoolSize()),
     ssh: readSshSettings(options),
     commitHorizon: commitHorizon(options),
-    settleWindowMs: integer(options, "settle_window", DEFAULTS.settleWindowSeconds, 0, 86400) * 1000,
+    settleWindowMs: integer(options, "settle_window", DEFAULTS.settleWindowSeconds) * 1000,
   };
   return withHiddenSecrets(settings, { password: password(options), key });
 }
@@ -329,7 +343,7 @@ function readSshSettings(options: RawOptions): SshSettings | undefined {
   if (pinned !== undefined && !fingerprint) {
     throw new SettingsError("ssh_host_key", "must be a SHA256 fingerprint as `ssh-keygen -lf` prints it (SHA256: and 43 base64 characters)");
   }
-  const ssh: SshSettings = { host, port: integer(options, "ssh_port", DEFAULTS.sshPort, 1, 65535), user, hostKeyFingerprint: fingerprint };
+  const ssh: SshSettings = { host, port: integer(options, "ssh_port", DEFAULTS.sshPort), user, hostKeyFingerprint: fingerprint };
   return withHiddenSecrets(ssh, { privateKey, passphrase, password });
 }
 

@@ -14,7 +14,7 @@ import { filterToSql, Params } from "./filters";
 import { keysetConditions } from "./keyset";
 import type { PostgresConnection } from "./pool";
 import { qualifiedName, quoteIdentifier } from "./quote";
-import { arrayTypeInfo, typeInfo } from "./types";
+import { arrayTypeInfo, typeInfo } from "./propertyTypes";
 import { RELATION_KINDS } from "./catalog";
 import { commitHorizon } from "./horizon";
 

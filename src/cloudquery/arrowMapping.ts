@@ -1,6 +1,5 @@
-import type { CatalogColumn, CatalogType } from "../postgres/catalog";
-import { numericPrecision } from "../postgres/catalog";
-import { quoteIdentifier } from "../postgres/quote";
+import { numericPrecision, quoteIdentifier } from "../postgres";
+import type { CatalogColumn, CatalogType } from "../postgres";
 
 /**
  * The CloudQuery host's type map: a Postgres column to the Arrow type it is sent as, and how its
