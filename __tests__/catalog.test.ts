@@ -16,6 +16,7 @@ const table = postgresTableConnection(recordingHost().host);
 let ownerOptions: Record<string, string>;
 let readerOptions: Record<string, string>;
 let reader: PostgresConnection;
+let owner: PostgresConnection;
 
 beforeAll(async () => {
   let url: string;
@@ -30,14 +31,21 @@ beforeAll(async () => {
      CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
      CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
      INSERT INTO events VALUES (1, '2024-05-01'), (2, '2025-05-01'), (3, '2025-06-01');
+     CREATE SCHEMA bare;
+     CREATE TABLE bare.no_columns ();
+     CREATE TABLE bare.one_column (id int);
      CREATE ROLE catalog_reader LOGIN PASSWORD 'catalog-reader-pw';
      GRANT SELECT ON customers, customer_emails, events, events_2024, events_2025 TO catalog_reader;`
   );
   readerOptions = { ...ownerOptions, user: "catalog_reader", password: "catalog-reader-pw" };
   reader = openConnection(readerOptions);
+  owner = openConnection(ownerOptions);
 });
 
-afterAll(() => reader?.close());
+afterAll(async () => {
+  await reader?.close();
+  await owner?.close();
+});
 
 describe("one catalog", () => {
   test("the App's Test counts what the source dropdown offers: not a table the role cannot SELECT, not a partition", async () => {
@@ -78,5 +86,17 @@ describe("one catalog", () => {
     ]);
     const events = (await describeRelations(reader, ["public"])).find((r) => r.name === "events");
     expect(events).toMatchObject({ kind: "partitioned table", primaryKey: ["id", "at"] });
+  });
+
+  test("a table without columns: a Source may name it (no columns to offer), CloudQuery has nothing to copy from it", async () => {
+    const bareOptions = { ...ownerOptions, schema: "bare" };
+    const bare = openConnection(bareOptions);
+    try {
+      expect((await table.methods.sourceOptions({ connection: bare, appOptions: bareOptions })).table.options).toEqual(["no_columns", "one_column"]);
+      expect(await table.methods.sourcePreview({ connection: bare, appOptions: bareOptions, sourceOptions: { table: "no_columns" } })).toEqual([{}]);
+    } finally {
+      await bare.close();
+    }
+    expect((await describeRelations(owner, ["bare"])).map((r) => r.name)).toEqual(["one_column"]);
   });
 });

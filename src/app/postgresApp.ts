@@ -1,4 +1,5 @@
 import { APP_OPTIONS, SSL_MODES, describeTls, openConnection, PostgresConnection, Logger } from "../postgres";
+import { listRelations } from "../postgres/catalog";
 import { quoteIdentifier } from "../postgres/quote";
 
 export const APP_NAME = "postgres";
@@ -99,13 +100,8 @@ export function buildPostgresApp(log: Logger) {
           if (!schema_exists) {
             throw new Error(`App option \`schema\` is wrong: schema "${pg.settings.schema}" does not exist in database "${pg.settings.database}"`);
           }
-          const tables = await pg.query(
-            `SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
-              ORDER BY c.relname COLLATE "C"`,
-            [pg.settings.schema]
-          );
-          const names = tables.rows.map((r) => String(r.relname));
+          // what the table source's dropdown offers, by the same catalog read
+          const names = (await listRelations(pg, pg.settings.schema)).map((relation) => relation.name);
           const warning = await privilegeWarning(pg);
           const shown = names.slice(0, 10).join(", ") + (names.length > 10 ? `, ... (${names.length - 10} more)` : "");
           return {

@@ -15,7 +15,7 @@ import { keysetConditions } from "./keyset";
 import type { PostgresConnection } from "./pool";
 import { qualifiedName, quoteIdentifier } from "./quote";
 import { arrayTypeInfo, typeInfo } from "./propertyTypes";
-import { RELATION_KINDS } from "./catalog";
+import { findRelation, listRelations } from "./catalog";
 import { commitHorizon } from "./horizon";
 
 const COLUMN_CACHE_MS = 30000;
@@ -31,19 +31,8 @@ export class PostgresTableDialect implements TableDialect {
     return qualifiedName(this.schema, table);
   }
 
-  async listTables(): Promise<TableInfo[]> {
-    const { rows } = await this.connection.query(
-      `SELECT c.relname AS name, c.relkind AS kind
-         FROM pg_catalog.pg_class c
-         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1
-          AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-          AND NOT c.relispartition
-          AND has_table_privilege(c.oid, 'SELECT')
-        ORDER BY c.relname COLLATE "C"`,
-      [this.schema]
-    );
-    return rows.map((r) => ({ name: String(r.name), kind: RELATION_KINDS[String(r.kind)] ?? String(r.kind) }));
+  listTables(): Promise<TableInfo[]> {
+    return listRelations(this.connection, this.schema);
   }
 
   listColumns(table: string): Promise<ColumnInfo[]> {
@@ -56,31 +45,16 @@ export class PostgresTableDialect implements TableDialect {
   }
 
   private async readColumns(table: string): Promise<ColumnInfo[]> {
-    const { rows } = await this.connection.query(
-      `SELECT c.oid IS NOT NULL AS found, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS database_type,
-              t.typname, t.typcategory, e.typname AS element_typname, e.typcategory AS element_typcategory
-         FROM (SELECT 1) AS one
-         LEFT JOIN (pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace)
-                ON n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-         LEFT JOIN pg_catalog.pg_type dt ON dt.oid = a.atttypid
-         LEFT JOIN pg_catalog.pg_type t ON t.oid = COALESCE(NULLIF(dt.typbasetype, 0), dt.oid)
-         LEFT JOIN pg_catalog.pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
-        ORDER BY a.attnum`,
-      [this.schema, table]
-    );
-    if (!rows[0]?.found) {
-      throw new MissingObjectError("table", table, `table or view "${table}" does not exist in schema "${this.schema}" (or this user may not read it)`);
+    const relation = await findRelation(this.connection, this.schema, table);
+    if (!relation) {
+      throw new MissingObjectError("table", table, `table or view "${table}" does not exist in schema "${this.schema}"`);
     }
-    return rows
-      .filter((r) => r.name !== null)
-      .map((r) => {
-        const isArray = r.element_typname !== null;
-        const info = isArray
-          ? arrayTypeInfo(typeInfo(String(r.element_typname), String(r.element_typcategory)))
-          : typeInfo(String(r.typname), String(r.typcategory));
-        return { name: String(r.name), databaseType: String(r.database_type), isArray, ...info };
-      });
+    return relation.columns.map((column) => {
+      const info = column.element
+        ? arrayTypeInfo(typeInfo(column.element.typname, column.element.category))
+        : typeInfo(column.type.typname, column.type.category);
+      return { name: column.name, databaseType: column.databaseType, isArray: column.element !== undefined, ...info };
+    });
   }
 
   private async columnMap(table: string): Promise<Map<string, ColumnInfo>> {
