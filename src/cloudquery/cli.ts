@@ -1,3 +1,4 @@
+import { errorMessage } from "../postgres";
 import { createLogger, LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel } from "./logger";
 import { PLUGIN_NAME, PLUGIN_VERSION, startServer } from "./server";
 
@@ -92,7 +93,7 @@ export async function main(args: string[]): Promise<void> {
   try {
     parsed = parseServeArguments(args);
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n\n${USAGE}\n`);
+    process.stderr.write(`${errorMessage(error)}\n\n${USAGE}\n`);
     process.exitCode = 2;
     return;
   }

@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { discovery1, pluginV3 } from "@cloudquery/plugin-pb-javascript";
-import { PostgresConnection, redact, type FailureReason } from "../postgres";
+import { errorMessage, failureReason, PostgresConnection, redact } from "../postgres";
 import { loadArrow } from "./esm";
 import type { Logger } from "./logger";
 import { parseSpec, Spec, SpecError, SPEC_SCHEMA } from "./spec";
@@ -34,7 +34,7 @@ export class StatusError extends Error {
 function toStatus(error: unknown): Partial<grpc.StatusObject> {
   if (error instanceof StatusError) return { code: error.code, details: error.message };
   if (error instanceof SpecError || error instanceof TableSelectionError) return { code: grpc.status.INVALID_ARGUMENT, details: error.message };
-  return { code: grpc.status.INTERNAL, details: (error as Error)?.message ?? String(error) };
+  return { code: grpc.status.INTERNAL, details: errorMessage(error) };
 }
 
 function unary<Req, Res>(logger: Logger, method: string, work: (request: Req) => Promise<Res>): Unary<Req, Res> {
@@ -106,17 +106,17 @@ export class PostgresSourcePlugin {
     try {
       spec = parseSpec(specJson);
     } catch (error) {
-      return { success: false, failure_code: "INVALID_SPEC", failure_description: (error as Error).message };
+      return { success: false, failure_code: "INVALID_SPEC", failure_description: errorMessage(error) };
     }
     const connection = this.connect(spec);
     try {
       await discoverTables(connection, spec);
       return { success: true, failure_code: "", failure_description: "" };
     } catch (error) {
-      const reason = (error as { reason?: FailureReason }).reason;
+      const reason = failureReason(error);
       const failureCode =
         error instanceof TableSelectionError ? "INVALID_SPEC" : reason === "auth" ? "INVALID_CREDENTIALS" : reason === "unreachable" ? "UNREACHABLE" : "CONNECTION_FAILED";
-      return { success: false, failure_code: failureCode, failure_description: redact((error as Error).message, spec.settings.password) };
+      return { success: false, failure_code: failureCode, failure_description: redact(errorMessage(error), spec.settings.password) };
     } finally {
       await connection.close().catch(() => {});
     }

@@ -1,6 +1,7 @@
 import { randomBytes } from "crypto";
 import { promises as fs } from "fs";
 import * as path from "path";
+import { errorMessage } from "../postgres";
 
 /**
  * Incremental cursors, one per table, in a JSON file (the spec's `state_file`). The JS SDK keeps no
@@ -56,13 +57,13 @@ export class FileCursorStore implements CursorStore {
       text = await fs.readFile(this.file, "utf8");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return { version: 1, cursors: {} };
-      throw new Error(`the state file ${this.file} cannot be read: ${(error as Error).message}`);
+      throw new Error(`the state file ${this.file} cannot be read: ${errorMessage(error)}`);
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (error) {
-      throw new Error(`the state file ${this.file} is not JSON (${(error as Error).message}): move it away to start over`);
+      throw new Error(`the state file ${this.file} is not JSON (${errorMessage(error)}): move it away to start over`);
     }
     const problem = stateProblem(parsed);
     if (problem) throw new Error(`the state file ${this.file} is not this plugin's state (${problem}): move it away to start over`);

@@ -1,6 +1,6 @@
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import { pluginV3 } from "@cloudquery/plugin-pb-javascript";
-import type { PostgresConnection } from "../postgres";
+import { errorMessage, type PostgresConnection } from "../postgres";
 import { loadArrow } from "./esm";
 import type { Logger } from "./logger";
 import type { Spec } from "./spec";
@@ -212,7 +212,7 @@ export async function runSync(session: SyncSession, request: SyncRequest, call: 
       }
     } catch (error) {
       if (output.cancelled) return;
-      const message = (error as Error).message || String(error);
+      const message = errorMessage(error) || String(error);
       failures.push({ table: table.name, message });
       logger.error("table failed", { table: table.name, error: message });
       if (request.withErrorMessages) output.error(table.name, message);

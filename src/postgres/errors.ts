@@ -51,6 +51,34 @@ export function errorMessage(error: unknown): string {
   return typeof message === "string" ? message : String(error);
 }
 
+/**
+ * The failure class of anything thrown, read from the typed errors (`DatabaseError`, `PoolFullError`),
+ * never from their text; undefined for anything else (a spec or selection error, a bug).
+ */
+export function failureReason(error: unknown): FailureReason | undefined {
+  return error instanceof DatabaseError || error instanceof PoolFullError ? error.reason : undefined;
+}
+
+// The driver's failures that carry no code, known by their text here only (pg's own messages).
+/** The server answered the TLS request with "no" (sslmode=prefer then connects without TLS). */
+const TLS_REFUSED = /does not support SSL/i;
+/** pg_hba.conf refuses a connection without TLS (SQLSTATE 28000, like a refused password). */
+const TLS_REQUIRED = /pg_hba\.conf.*(no encryption|SSL off)/i;
+/** pg's `query_timeout` fired: the statement may still be running on that connection. */
+const READ_TIMEOUT = /Query read timeout/i;
+const CONNECT_TIMEOUT = /timeout exceeded when trying to connect|Connection terminated due to connection timeout/i;
+const CERTIFICATE_REJECTED = /self[- ]signed|unable to verify|certificate|Hostname\/IP does not match|altnames/i;
+/** SQLSTATE 57014 is any cancel; the server's message says whether statement_timeout was the cause. */
+const STATEMENT_TIMEOUT = /statement timeout/i;
+
+export function isTlsRefused(error: unknown): boolean {
+  return TLS_REFUSED.test(errorMessage(error));
+}
+
+export function isReadTimeout(error: unknown): boolean {
+  return READ_TIMEOUT.test(errorMessage(error));
+}
+
 export function isConnectionError(error: unknown): boolean {
   const e = error as { code?: string; message?: string };
   if (e?.code && CONNECTION_CODES.has(e.code)) return true;
@@ -100,7 +128,7 @@ export function describeError(error: unknown, settings: Pick<PostgresSettings, "
     case "28P01":
     case "28000":
       // pg_hba.conf refusing a connection without TLS is 28000 too: that is no password problem
-      if (/pg_hba\.conf.*(no encryption|SSL off)/i.test(raw)) {
+      if (TLS_REQUIRED.test(raw)) {
         message = `the server requires TLS but sslmode is ${settings.sslMode}: set sslmode to require or verify-full (${raw})`;
         reason = "tls";
         break;
@@ -136,22 +164,20 @@ export function describeError(error: unknown, settings: Pick<PostgresSettings, "
       message = `the host name "${settings.host}" cannot be resolved: check the ${label} \`host\``;
       break;
     case "57014":
-      reason = /statement timeout/i.test(raw) ? "timeout" : "statement";
-      message = /statement timeout/i.test(raw)
-        ? `the statement ran longer than the App's statement_timeout and was cancelled (${raw})`
-        : raw;
+      reason = STATEMENT_TIMEOUT.test(raw) ? "timeout" : "statement";
+      message = reason === "timeout" ? `the statement ran longer than the App's statement_timeout and was cancelled (${raw})` : raw;
       break;
     default:
-      if (/timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(raw)) {
+      if (CONNECT_TIMEOUT.test(raw)) {
         reason = "unreachable";
         message = `no answer from ${settings.host}:${settings.port} within connect_timeout (${settings.connectTimeoutMs / 1000} s): check \`host\`, \`port\` and firewalls`;
-      } else if (/does not support SSL|server does not support SSL/i.test(raw)) {
+      } else if (TLS_REFUSED.test(raw)) {
         reason = "tls";
         message = `the server does not accept TLS connections but sslmode is ${settings.sslMode}: set sslmode to disable or prefer, or enable ssl on the server (${raw})`;
-      } else if (/no pg_hba.conf entry.*no encryption|SSL off/i.test(raw)) {
+      } else if (TLS_REQUIRED.test(raw)) {
         reason = "tls";
         message = `the server requires TLS but sslmode is ${settings.sslMode}: set sslmode to require or verify-full (${raw})`;
-      } else if (/self[- ]signed|unable to verify|certificate|Hostname\/IP does not match|altnames/i.test(raw)) {
+      } else if (CERTIFICATE_REJECTED.test(raw)) {
         reason = "tls";
         message = `the server's TLS certificate was rejected (sslmode=${settings.sslMode}): ${raw}. Check the ${label} \`ssl_ca\` and that \`host\` matches the certificate`;
       } else {

@@ -26,7 +26,7 @@ export {
 export type { PostgresSettings, SslMode } from "./settings";
 export { connectionStringOptions, ConnectionStringError } from "./connectionString";
 export { quoteIdentifier, qualifiedName, quoteLiteral } from "./quote";
-export { describeError, redact, isConnectionError, errorMessage, DatabaseError, PoolFullError } from "./errors";
+export { describeError, redact, isConnectionError, errorMessage, failureReason, DatabaseError, PoolFullError } from "./errors";
 export type { FailureReason } from "./errors";
 export { withRetry } from "./retry";
 export { PostgresTableDialect } from "./tableDialect";

@@ -1,6 +1,6 @@
 import { Pool, PoolClient, PoolConfig, types as pgTypes, FieldDef } from "pg";
 import { PostgresSettings, tlsOptions } from "./settings";
-import { describeError, errorMessage, isConnectionError, PoolFullError, redact } from "./errors";
+import { describeError, errorMessage, isConnectionError, isReadTimeout, isTlsRefused, PoolFullError, redact } from "./errors";
 import { ConnectBudget, withRetry } from "./retry";
 import { DEFAULT_OPTION_LABEL } from "./settings";
 import { quoteIdentifier } from "./quote";
@@ -174,7 +174,7 @@ export class PostgresConnection {
             const lease = await this.checkOut(pool, budget);
             this.checkIn(pool, lease);
           } catch (error) {
-            if (!/does not support SSL/i.test(errorMessage(error))) {
+            if (!isTlsRefused(error)) {
               pool.end().catch(() => {});
               throw error;
             }
@@ -385,5 +385,5 @@ export class PostgresConnection {
 /** Whether a client must be destroyed after this failure rather than pooled again. */
 function mustDestroy(error: unknown): boolean {
   // a client that timed out mid-statement is not reused: its answer may still arrive
-  return isConnectionError(error) || /Query read timeout/i.test(errorMessage(error));
+  return isConnectionError(error) || isReadTimeout(error);
 }

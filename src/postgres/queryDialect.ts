@@ -1,6 +1,7 @@
 import type { QueryDialect, Row, UserQueryBatch, UserQueryBatchOutcome, UserQueryResult } from "../templates/dialect";
 import type { PostgresConnection } from "./pool";
 import { quoteIdentifier } from "./quote";
+import { errorMessage } from "./errors";
 
 /** Removes trailing semicolons and whitespace, so that a statement can be wrapped as a subquery. */
 export function stripTrailingSemicolons(sql: string): string {
@@ -170,7 +171,7 @@ export class PostgresQueryDialect implements QueryDialect {
       // NULL for every parameter: the types come from the statement, never from a record's values
       described = await this.connection.queryUserSql(describe, new Array(parameterCount).fill(null));
     } catch (error) {
-      const reason = (error as Error)?.message ?? String(error);
+      const reason = errorMessage(error);
       return { unbatchable: `the server cannot type its parameters in a batch (${reason})` };
     }
     const rows = described.rows as { position: number; schema: string; name: string; unbatchable: boolean }[];

@@ -3,6 +3,7 @@ import { createServer, Server, Socket } from "net";
 import { AuthMethod, Client, ClientChannel, ConnectConfig } from "ssh2";
 import { withHiddenSecrets } from "./secrets";
 import type { SshSettings } from "./settings";
+import { errorMessage } from "./errors";
 
 /**
  * An SSH tunnel to the database through a bastion: ONE SSH connection (a bastion's MaxStartups is not
@@ -175,7 +176,7 @@ export class SshTunnel {
       try {
         client.connect(config);
       } catch (error) {
-        fail(new SshTunnelError("SSH_FAILED", `the SSH connection to ${this.bastion} could not start: ${(error as Error).message}`));
+        fail(new SshTunnelError("SSH_FAILED", `the SSH connection to ${this.bastion} could not start: ${errorMessage(error)}`));
       }
     });
   }
@@ -272,7 +273,7 @@ export class SshTunnel {
       channel = await this.openChannel(client, Date.now() + this.connectTimeoutMs, { address: socket.remoteAddress ?? this.localHost, port: socket.remotePort ?? 0 });
     } catch (error) {
       this.forwardingUnchecked = true;
-      this.log(`ssh: a database connection could not go through the tunnel: ${(error as Error).message}`, "warning");
+      this.log(`ssh: a database connection could not go through the tunnel: ${errorMessage(error)}`, "warning");
       socket.destroy();
       return;
     }
