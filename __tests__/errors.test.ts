@@ -4,6 +4,8 @@ import { createLogger } from "../src/cloudquery/logger";
 import { openConnection } from "../src/postgres";
 import { DatabaseError, errorMessage, failureReason, PoolFullError } from "../src/postgres/errors";
 import { freshDatabase } from "./support/db";
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { freePort } = require("../scripts/postgres-server") as { freePort: () => Promise<number> };
 
 /**
  * One typed database error: a failure's class (`reason`) and where a statement went wrong
@@ -35,15 +37,6 @@ async function silentServer(): Promise<{ port: number; close: () => void }> {
   return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
 }
 
-/** A port on which nothing listens (a refused connection is retried within connect_timeout). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe("database errors", () => {
   test("a statement error says where the server found it, as a number", async () => {
     const error = await failureOf(appOptions, "SELECT 1 + nope");
@@ -55,7 +48,8 @@ describe("database errors", () => {
   test("each failure class is a reason: auth, no_database, unreachable (refused or silent), timeout, tls", async () => {
     expect(failureReason(await failureOf({ ...appOptions, password: "not-the-password" }))).toBe("auth");
     expect(failureReason(await failureOf({ ...appOptions, database: "gpp_no_such_db" }))).toBe("no_database");
-    expect(failureReason(await failureOf({ ...appOptions, port: String(await closedPort()), connect_timeout: "1" }))).toBe("unreachable");
+    // nothing listens on a free port; a refused connection is retried within connect_timeout
+    expect(failureReason(await failureOf({ ...appOptions, port: String(await freePort()), connect_timeout: "1" }))).toBe("unreachable");
     const silent = await silentServer();
     try {
       const error = await failureOf({ ...appOptions, port: String(silent.port), connect_timeout: "1" });
@@ -87,7 +81,7 @@ describe("database errors", () => {
       Buffer.from(JSON.stringify({ host: appOptions.host, port: Number(appOptions.port), database: appOptions.database, user: appOptions.user, password: appOptions.password, sslmode: "disable", ...extra }));
     expect(await plugin.testConnection(spec({}))).toMatchObject({ success: true });
     expect(await plugin.testConnection(spec({ password: "wrong-secret" }))).toMatchObject({ success: false, failure_code: "INVALID_CREDENTIALS" });
-    expect(await plugin.testConnection(spec({ port: await closedPort(), connect_timeout: 1 }))).toMatchObject({ success: false, failure_code: "UNREACHABLE" });
+    expect(await plugin.testConnection(spec({ port: await freePort(), connect_timeout: 1 }))).toMatchObject({ success: false, failure_code: "UNREACHABLE" });
     const silent = await silentServer();
     try {
       const answer = await plugin.testConnection(spec({ port: silent.port, connect_timeout: 1 }));
