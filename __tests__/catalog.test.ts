@@ -1,7 +1,6 @@
 import { buildPostgresApp } from "../src/app/postgresApp";
 import { postgresTableConnection } from "../src/connections/tableImport";
-import { openConnection, PostgresConnection } from "../src/postgres";
-import { describeRelations } from "../src/postgres/catalog";
+import { describeRelations, openConnection, PostgresConnection } from "../src/postgres";
 import { testApp } from "./support/app";
 import { freshDatabase, sql } from "./support/db";
 import { recordingHost } from "./support/runs";

@@ -1,8 +1,7 @@
 import net from "net";
 import { PostgresSourcePlugin } from "../src/cloudquery/server";
 import { createLogger } from "../src/cloudquery/logger";
-import { openConnection } from "../src/postgres";
-import { DatabaseError, errorMessage, failureReason, PoolFullError } from "../src/postgres/errors";
+import { DatabaseError, errorMessage, failureReason, openConnection, PoolFullError } from "../src/postgres";
 import { freshDatabase } from "./support/db";
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { freePort } = require("../scripts/postgres-server") as { freePort: () => Promise<number> };

@@ -1,5 +1,4 @@
-import { APP_OPTIONS, SSL_MODES, describeTls, openConnection, PostgresConnection, Logger } from "../postgres";
-import { listRelations } from "../postgres/catalog";
+import { APP_OPTIONS, SSL_MODES, describeTls, listRelations, openConnection, PostgresConnection, Logger } from "../postgres";
 import { quoteIdentifier } from "../postgres/quote";
 
 export const APP_NAME = "postgres";
