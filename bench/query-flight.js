@@ -11,6 +11,9 @@
 //                    that return no rows)
 //   named-4          the same without the leftovers look
 //   named-fixed      the four fixed statements named, the user's statement unnamed
+//   named-5-unlock / -stmts / -select1, named-3-then-unnamed, named-4-look-unnamed: the look's parts
+//   queryUserSql     what the plugin runs now (a pool of one connection): named-5, no Describe once
+//                    described, the registry checked by the look
 //
 //   npm run build && node bench/query-flight.js [--queries 3000] [--repeat 5]
 "use strict";
@@ -39,7 +42,9 @@ function named(client, name, text, values, rows) {
   return statement;
 }
 
+let plugin;
 const designs = {
+  queryUserSql: (c, v) => plugin.queryUserSql(QUERY, [v]),
   original: (c, v) => c.query(`SELECT SUM(amount) FROM purchases WHERE user_id = ${v}`),
   alone: (c, v) => flight(c, [{ text: QUERY.replace("purchases", "public.purchases"), values: [v] }]),
   "alone-named": (c, v) => flight(c, [named(c, "q", QUERY.replace("purchases", "public.purchases"), [v])]),
@@ -73,6 +78,9 @@ async function main() {
       CREATE TABLE purchases AS SELECT i AS id, i % 110000 AS user_id, (i % 97)::numeric(10,2) AS amount FROM generate_series(1, 500000) i;
       CREATE INDEX ON purchases (user_id); ANALYZE purchases;`);
     await admin.end();
+    const u = new URL(url);
+    const { openConnection } = require(path.join(ROOT, "dist", "postgres"));
+    plugin = openConnection({ host: u.hostname, port: u.port, database: opts.database, user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), sslmode: "disable", pool_size: "1" });
     const clients = {};
     for (const name of Object.keys(designs)) {
       // the plugin's session options; the original's own session has the server's defaults
@@ -89,6 +97,7 @@ async function main() {
       }
     }
     for (const client of Object.values(clients)) await client.end();
+    await plugin.close();
     const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
     const base = median(times.original);
     console.log(`${opts.queries} queries per run on one connection each, median of ${opts.repeat} interleaved runs`);
