@@ -5,7 +5,7 @@ import { ConnectBudget, withRetry } from "./retry";
 import { DEFAULT_OPTION_LABEL } from "./settings";
 import { quoteIdentifier } from "./quote";
 import { BinaryCopyOut, BinaryCopySink } from "./copy";
-import { Flight, FlightResult, FlightStatement } from "./flight";
+import { Flight, FlightResult, FlightStatement, SessionStatements, sessionStatementsOf } from "./flight";
 import { SshTunnel } from "./tunnel";
 
 export type Row = Record<string, unknown>;
@@ -71,26 +71,62 @@ interface Lease {
 
 /**
  * What outlives a rollback, found with it: session advisory locks (released here) and prepared
- * statements made by SQL inside a function (`from_sql`; the plugin's own are unnamed protocol
- * statements). Temp tables, SET, LISTEN and cursors end with the rollback (a read-only
- * transaction cannot create).
+ * statements made by SQL inside a function (`from_sql`), plus the count of the plugin's own
+ * protocol-level statements, checked against its registry (see SessionStatements). Temp tables,
+ * SET, LISTEN and cursors end with the rollback (a read-only transaction cannot create). One scan
+ * of pg_prepared_statements.
  */
-const LEFTOVERS_SQL = "SELECT pg_catalog.pg_advisory_unlock_all(), ARRAY(SELECT name FROM pg_catalog.pg_prepared_statements WHERE from_sql) AS leaked";
+const LEFTOVERS_SQL =
+  "SELECT pg_catalog.pg_advisory_unlock_all() AS unlocked, p.leaked, p.kept FROM (SELECT " +
+  "COALESCE(pg_catalog.array_agg(name) FILTER (WHERE from_sql), '{}') AS leaked, pg_catalog.count(*) FILTER (WHERE NOT from_sql) AS kept " +
+  "FROM pg_catalog.pg_prepared_statements) AS p";
+/** The same look after a failed flight, with the protocol-level statements by name (the registry is reconciled). */
+const LEFTOVERS_BY_NAME_SQL =
+  "SELECT pg_catalog.pg_advisory_unlock_all() AS unlocked, " +
+  "ARRAY(SELECT name FROM pg_catalog.pg_prepared_statements WHERE from_sql) AS leaked, " +
+  "ARRAY(SELECT name FROM pg_catalog.pg_prepared_statements WHERE NOT from_sql) AS kept";
 
-async function deallocateLeftovers(client: PoolClient, leftovers: Row | undefined): Promise<void> {
-  for (const leaked of (leftovers?.leaked as string[] | undefined) ?? []) await client.query(`DEALLOCATE ${quoteIdentifier(leaked)}`);
+async function deallocate(client: PoolClient, names: string[]): Promise<void> {
+  for (const name of names) await client.query(`DEALLOCATE ${quoteIdentifier(name)}`);
+}
+
+/** After a flight: SQL-made statements dropped; the registry checked by count, reconciled by name when it differs. */
+async function clearLeftovers(client: PoolClient, statements: SessionStatements, leftovers: Row | undefined): Promise<void> {
+  await deallocate(client, (leftovers?.leaked as string[] | undefined) ?? []);
+  if (Number(leftovers?.kept) === statements.size) return;
+  const { rows } = await client.query("SELECT ARRAY(SELECT name FROM pg_catalog.pg_prepared_statements WHERE NOT from_sql) AS kept");
+  await deallocate(client, statements.reconcile(rows[0].kept as string[]));
 }
 
 /** Ends a user query's transaction after a failure, when the flight was cut short, and clears what outlives it. */
-async function endUserTransaction(client: PoolClient): Promise<void> {
-  const results = (await client.query(`ROLLBACK; ${LEFTOVERS_SQL}`)) as unknown as { rows: Row[] }[];
-  await deallocateLeftovers(client, results[1]?.rows[0]);
+async function endUserTransaction(client: PoolClient, statements: SessionStatements): Promise<void> {
+  try {
+    const results = (await client.query(`ROLLBACK; ${LEFTOVERS_BY_NAME_SQL}`)) as unknown as { rows: Row[] }[];
+    const leftovers = results[1]?.rows[0];
+    await deallocate(client, (leftovers?.leaked as string[] | undefined) ?? []);
+    await deallocate(client, statements.reconcile((leftovers?.kept as string[] | undefined) ?? []));
+  } catch (error) {
+    // the registry no longer known: new names from here; the next flight's count finds the rest
+    statements.clear();
+    throw error;
+  }
+}
+
+/**
+ * A failure of the session's named statements rather than of the user's SQL, after which the flight
+ * is run once more (the query reads only): the user's table changed its columns' types since the
+ * statement was parsed, or the user's SQL ran DEALLOCATE (ALL) and the flight then bound a
+ * statement it had dropped.
+ */
+function isStaleStatement(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return (code === "0A000" && /cached plan must not change result type/.test(errorMessage(error))) || (code === "26000" && /"gpp_s\d+"/.test(errorMessage(error)));
 }
 
 /** Runs a flight (see flight.ts) on a checked-out client. */
-function runFlight(client: PoolClient, statements: FlightStatement[]): Promise<FlightResult[]> {
+function runFlight(client: PoolClient, statements: FlightStatement[], close: string[] = []): Promise<FlightResult[]> {
   return new Promise((resolve, reject) => {
-    const flight = new Flight(statements, typeParsers, (error, results) => (error ? reject(error) : resolve(results as FlightResult[])));
+    const flight = new Flight(statements, typeParsers, (error, results) => (error ? reject(error) : resolve(results as FlightResult[])), close);
     (client as unknown as { query(submittable: Flight): void }).query(flight);
   });
 }
@@ -308,33 +344,49 @@ export class PostgresConnection {
   /**
    * A user's SQL: one statement only, parameters bound, run in a READ ONLY transaction that is rolled
    * back, so that not even a SET outlives it, with the App's schema and public as its search path for
-   * that transaction only. The statement is parsed as the protocol's unnamed statement, which the
-   * server refuses to hold several statements ("cannot insert multiple commands into a prepared
-   * statement").
+   * that transaction only. A prepared statement holds one statement only: the server refuses several
+   * ("cannot insert multiple commands into a prepared statement").
    *
    * All of it goes in one flight and one round trip (issue 18): BEGIN READ ONLY, SET LOCAL, the
    * statement, ROLLBACK, and the look for what a rollback does not undo (session advisory locks are
-   * released, prepared statements made by SQL deallocated). When the statement fails, the server
-   * skips the rest of the flight: the rollback and the look then follow in a second round trip.
+   * released, prepared statements made by SQL deallocated). Each is a named statement of the session,
+   * parsed the first time the session runs that text and only bound after (see SessionStatements):
+   * the parsing and planning of five statements was most of a query's cost. When the statement fails,
+   * the server skips the rest of the flight: the rollback and the look then follow in a second round
+   * trip. A statement whose result columns changed type since it was parsed (an ALTER TABLE) is
+   * parsed again and run once more.
    */
   async queryUserSql(sql: string, params: unknown[] = []): Promise<QueryResult> {
     const searchPath = [...new Set([this.settings.schema, "public"])].map(quoteIdentifier).join(", ");
     return this.withClient(async (client) => {
-      let results: FlightResult[];
-      try {
-        results = await runFlight(client, [
-          { text: "BEGIN TRANSACTION READ ONLY" },
-          { text: `SET LOCAL search_path = ${searchPath}` },
-          { text: sql, values: params },
-          { text: "ROLLBACK" },
-          { text: LEFTOVERS_SQL },
-        ]);
-      } catch (error) {
-        if (!isConnectionError(error)) await endUserTransaction(client).catch(() => {});
-        throw error;
+      const statements = sessionStatementsOf(client);
+      for (let attempt = 1; ; attempt++) {
+        // the run after a stale statement parses what follows the user's statement afresh (unnamed),
+        // so that a user's DEALLOCATE ALL cannot fail it again
+        const after = (text: string, rows?: boolean): FlightStatement => (attempt === 1 ? statements.statement(text, [], rows) : { text, rows });
+        const flight = [
+          statements.statement("BEGIN TRANSACTION READ ONLY", [], false),
+          statements.statement(`SET LOCAL search_path = ${searchPath}`, [], false),
+          statements.statement(sql, params),
+          after("ROLLBACK", false),
+          after(LEFTOVERS_SQL),
+        ];
+        let results: FlightResult[];
+        try {
+          results = await runFlight(client, flight, statements.takeClosing());
+        } catch (error) {
+          if (isConnectionError(error)) throw error;
+          await endUserTransaction(client, statements).catch(() => {});
+          if (attempt === 1 && isStaleStatement(error)) {
+            statements.forget(sql);
+            continue;
+          }
+          throw error;
+        }
+        statements.described(flight, results);
+        await clearLeftovers(client, statements, results[4].rows[0]);
+        return { rows: results[2].rows, fields: results[2].fields };
       }
-      await deallocateLeftovers(client, results[4].rows[0]);
-      return results[2];
     });
   }
 
