@@ -5,7 +5,8 @@ import { loadArrow } from "./esm";
 import type { Logger } from "./logger";
 import { parseSpec, Spec, SpecError, SPEC_SCHEMA } from "./spec";
 import { FileCursorStore, NoCursorStore } from "./state";
-import { runSync, serializeSyncResponse, SyncResponse, SyncSession } from "./sync";
+import { runSync, SyncSession } from "./sync";
+import { serializeSyncResponse, SyncResponse } from "./syncMessages";
 import { arrowSchema, encodeSchema } from "./arrowSchema";
 import { discoverTables, selectTables, TableSelectionError } from "./tableSelection";
 
