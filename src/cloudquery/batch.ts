@@ -1,6 +1,6 @@
 import type { Schema } from "@apache-arrow/esnext-esm";
 import type { BinaryCopySink, CopyFlow } from "../postgres";
-import { ColumnWriter, columnWriter, LossCounter } from "./columns";
+import { ColumnWriter, columnWriter, LossCounter, RowDecoder } from "./columns";
 import type { Arrow } from "./esm";
 import type { SourceTable } from "./tableSelection";
 
@@ -76,6 +76,7 @@ export class BatchBuilder implements BinaryCopySink {
   /** the COPY in progress, to pause while the client is not reading */
   flow?: CopyFlow;
   private readonly writers: ColumnWriter[];
+  private readonly decoder: RowDecoder;
   private readonly encoder: IpcEncoder;
   private readonly fieldCount: number;
   private position = Buffer.alloc(256);
@@ -94,6 +95,7 @@ export class BatchBuilder implements BinaryCopySink {
     private readonly onFull: () => void
   ) {
     this.writers = table.columns.map(({ mapping }) => columnWriter(mapping.arrow, Math.min(limits.rows, 65536), this.losses));
+    this.decoder = new RowDecoder(this.writers);
     this.encoder = new IpcEncoder(arrow, schema);
     this.fieldCount = this.writers.length + positionColumns;
   }
@@ -113,14 +115,7 @@ export class BatchBuilder implements BinaryCopySink {
     if (this.discarding) return;
     const fields = buffer.readInt16BE(offset);
     if (fields !== this.fieldCount) throw new Error(`a COPY row has ${fields} fields, ${this.fieldCount} were expected`);
-    let at = offset + 2;
-    const writers = this.writers;
-    for (let i = 0; i < writers.length; i++) {
-      const length = buffer.readInt32BE(at);
-      at += 4;
-      writers[i].append(buffer, at, length);
-      if (length > 0) at += length;
-    }
+    const at = this.decoder.append(buffer, offset + 2);
     if (this.positionColumns > 0) {
       // the driver reuses its buffers: the position is copied now, read when the page ends
       const length = buffer.length - at;

@@ -21,6 +21,26 @@ const TWO_32 = 4294967296;
 const OFFSET_HI = Math.floor(MICROS_1970_TO_2000 / TWO_32);
 const OFFSET_LO = MICROS_1970_TO_2000 % TWO_32;
 
+/*
+ * Big-endian reads without Buffer's per-call argument checks: RowDecoder has checked that the
+ * field lies inside the row, and these run several times per value.
+ */
+function int16(buffer: Buffer, at: number): number {
+  return (((buffer[at] << 8) | buffer[at + 1]) << 16) >> 16;
+}
+
+function uint16(buffer: Buffer, at: number): number {
+  return (buffer[at] << 8) | buffer[at + 1];
+}
+
+function int32(buffer: Buffer, at: number): number {
+  return (buffer[at] << 24) | (buffer[at + 1] << 16) | (buffer[at + 2] << 8) | buffer[at + 3];
+}
+
+function uint32(buffer: Buffer, at: number): number {
+  return int32(buffer, at) >>> 0;
+}
+
 export abstract class ColumnWriter {
   length = 0;
   nullCount = 0;
@@ -30,7 +50,7 @@ export abstract class ColumnWriter {
   constructor(capacity: number, protected readonly losses: LossCounter) {
     // a multiple of 8, so that bitmaps are whole bytes
     this.capacity = Math.max(8, (capacity + 7) & ~7);
-    this.validity = new Uint8Array(this.capacity >> 3);
+    this.validity = new Uint8Array(this.capacity >> 3).fill(0xff);
   }
 
   /** Appends one value: `buffer[start, start + length)`, or NULL when `length` is -1. */
@@ -40,7 +60,7 @@ export abstract class ColumnWriter {
   abstract data(arrow: Arrow, type: DataType): Data;
 
   reset(): void {
-    this.validity.fill(0, 0, (this.length + 7) >> 3);
+    this.validity.fill(0xff, 0, (this.length + 7) >> 3);
     this.length = 0;
     this.nullCount = 0;
   }
@@ -49,7 +69,7 @@ export abstract class ColumnWriter {
   protected reserve(): void {
     if (this.length < this.capacity) return;
     this.capacity *= 2;
-    const validity = new Uint8Array(this.capacity >> 3);
+    const validity = new Uint8Array(this.capacity >> 3).fill(0xff);
     validity.set(this.validity);
     this.validity = validity;
     this.grow(this.capacity);
@@ -57,8 +77,13 @@ export abstract class ColumnWriter {
 
   protected abstract grow(capacity: number): void;
 
-  protected setValid(): void {
-    this.validity[this.length >> 3] |= 1 << (this.length & 7);
+  /**
+   * The value at `length` is NULL. The validity bitmap starts all valid (bits past `length` are
+   * ignored by Arrow), so a row costs a bitmap write only when it has a NULL.
+   */
+  protected markNull(): void {
+    this.validity[this.length >> 3] &= ~(1 << (this.length & 7));
+    this.nullCount++;
   }
 
   protected nullBitmap(): Uint8Array | undefined {
@@ -86,7 +111,7 @@ abstract class FixedWidthWriter extends ColumnWriter {
 
   protected appendNull(): void {
     this.bytes.fill(0, this.length * this.width, (this.length + 1) * this.width);
-    this.nullCount++;
+    this.markNull();
     this.length++;
   }
 
@@ -107,9 +132,34 @@ class ReversedBytesWriter extends FixedWidthWriter {
     this.reserve();
     if (length < 0) return this.appendNull();
     const bytes = this.bytes;
-    const at = this.length * this.width;
-    for (let i = 0, j = start + this.width - 1; i < this.width; i++, j--) bytes[at + i] = buffer[j];
-    this.setValid();
+    // unrolled per width: this runs for every value of most tables
+    switch (this.width) {
+      case 8: {
+        const at = this.length << 3;
+        bytes[at] = buffer[start + 7];
+        bytes[at + 1] = buffer[start + 6];
+        bytes[at + 2] = buffer[start + 5];
+        bytes[at + 3] = buffer[start + 4];
+        bytes[at + 4] = buffer[start + 3];
+        bytes[at + 5] = buffer[start + 2];
+        bytes[at + 6] = buffer[start + 1];
+        bytes[at + 7] = buffer[start];
+        break;
+      }
+      case 4: {
+        const at = this.length << 2;
+        bytes[at] = buffer[start + 3];
+        bytes[at + 1] = buffer[start + 2];
+        bytes[at + 2] = buffer[start + 1];
+        bytes[at + 3] = buffer[start];
+        break;
+      }
+      default: {
+        const at = this.length << 1;
+        bytes[at] = buffer[start + 1];
+        bytes[at + 1] = buffer[start];
+      }
+    }
     this.length++;
   }
 }
@@ -123,13 +173,12 @@ class Date32Writer extends FixedWidthWriter {
   append(buffer: Buffer, start: number, length: number): void {
     this.reserve();
     if (length < 0) return this.appendNull();
-    const days = buffer.readInt32BE(start);
+    const days = int32(buffer, start);
     if (days === 0x7fffffff || days === -0x80000000) {
       this.losses.unrepresentable++;
       return this.appendNull();
     }
     this.view.setInt32(this.length * 4, days + DAYS_1970_TO_2000, true);
-    this.setValid();
     this.length++;
   }
 }
@@ -143,8 +192,8 @@ class TimestampWriter extends FixedWidthWriter {
   append(buffer: Buffer, start: number, length: number): void {
     this.reserve();
     if (length < 0) return this.appendNull();
-    const hi = buffer.readInt32BE(start);
-    const lo = buffer.readUInt32BE(start + 4);
+    const hi = int32(buffer, start);
+    const lo = uint32(buffer, start + 4);
     let sumLo = lo + OFFSET_LO;
     let carry = 0;
     if (sumLo >= TWO_32) {
@@ -159,7 +208,6 @@ class TimestampWriter extends FixedWidthWriter {
     }
     this.view.setUint32(this.length * 8, sumLo, true);
     this.view.setInt32(this.length * 8 + 4, sumHi, true);
-    this.setValid();
     this.length++;
   }
 }
@@ -181,9 +229,9 @@ class DecimalWriter extends FixedWidthWriter {
   append(buffer: Buffer, start: number, length: number): void {
     this.reserve();
     if (length < 0) return this.appendNull();
-    const ndigits = buffer.readInt16BE(start);
-    const weight = buffer.readInt16BE(start + 2);
-    const sign = buffer.readUInt16BE(start + 4);
+    const ndigits = int16(buffer, start);
+    const weight = int16(buffer, start + 2);
+    const sign = uint16(buffer, start + 4);
     if (sign !== NUMERIC_POS && sign !== NUMERIC_NEG) {
       this.losses.unrepresentable++; // NaN (infinity cannot be stored in numeric(p, s))
       return this.appendNull();
@@ -194,12 +242,13 @@ class DecimalWriter extends FixedWidthWriter {
     if (4 * weight + scale + 4 <= 15) {
       let value = 0;
       for (let i = 0; i < ndigits; i++) {
-        const digit = buffer.readInt16BE(start + 8 + 2 * i);
+        const digit = int16(buffer, start + 8 + 2 * i);
         const exponent = 4 * (weight - i) + scale;
         value += exponent >= 0 ? digit * POW10[exponent] : Math.round(digit / POW10[-exponent]);
       }
-      let lo = value % TWO_32;
-      let hi = Math.floor(value / TWO_32);
+      // most values fit in 32 bits: no floating-point modulo for them
+      let hi = value < TWO_32 ? 0 : Math.floor(value / TWO_32);
+      let lo = value - hi * TWO_32;
       let w2 = 0;
       let w3 = 0;
       if (sign === NUMERIC_NEG && value !== 0) {
@@ -226,7 +275,7 @@ class DecimalWriter extends FixedWidthWriter {
     } else {
       let value = 0n;
       for (let i = 0; i < ndigits; i++) {
-        const digit = BigInt(buffer.readInt16BE(start + 8 + 2 * i));
+        const digit = BigInt(int16(buffer, start + 8 + 2 * i));
         const exponent = 4 * (weight - i) + scale;
         value += exponent >= 0 ? digit * BIG_POW10[exponent] : digit / BIG_POW10[-exponent];
       }
@@ -235,7 +284,6 @@ class DecimalWriter extends FixedWidthWriter {
       view.setBigUint64(at, BigInt.asUintN(64, bits), true);
       view.setBigUint64(at + 8, bits >> 64n, true);
     }
-    this.setValid();
     this.length++;
   }
 }
@@ -252,7 +300,6 @@ class UuidWriter extends FixedWidthWriter {
     const bytes = this.bytes;
     const at = this.length * 16;
     for (let i = 0; i < 16; i++) bytes[at + i] = buffer[start + i];
-    this.setValid();
     this.length++;
   }
 }
@@ -274,12 +321,8 @@ class BoolWriter extends ColumnWriter {
 
   append(buffer: Buffer, start: number, length: number): void {
     this.reserve();
-    if (length < 0) {
-      this.nullCount++;
-    } else {
-      if (buffer[start] !== 0) this.bits[this.length >> 3] |= 1 << (this.length & 7);
-      this.setValid();
-    }
+    if (length < 0) this.markNull();
+    else if (buffer[start] !== 0) this.bits[this.length >> 3] |= 1 << (this.length & 7);
     this.length++;
   }
 
@@ -303,13 +346,18 @@ class BoolWriter extends ColumnWriter {
 class VariableWidthWriter extends ColumnWriter {
   private offsets: Int32Array;
   private values: Uint8Array;
+  private valuesView: DataView;
   private end = 0;
+  /** a view of the memory the last value came from (a COPY row's bytes share one socket read's memory) */
+  private source?: ArrayBufferLike;
+  private sourceView?: DataView;
 
   /** @param skip leading bytes to drop (jsonb's version byte) */
   constructor(capacity: number, losses: LossCounter, private readonly skip = 0) {
     super(capacity, losses);
     this.offsets = new Int32Array(this.capacity + 1);
     this.values = new Uint8Array(this.capacity * 16);
+    this.valuesView = new DataView(this.values.buffer);
   }
 
   protected grow(capacity: number): void {
@@ -321,7 +369,7 @@ class VariableWidthWriter extends ColumnWriter {
   append(buffer: Buffer, start: number, length: number): void {
     this.reserve();
     if (length < 0) {
-      this.nullCount++;
+      this.markNull();
     } else {
       const from = start + this.skip;
       const size = length - this.skip;
@@ -330,18 +378,39 @@ class VariableWidthWriter extends ColumnWriter {
         const values = new Uint8Array(Math.max(end, this.values.length * 2));
         values.set(this.values.subarray(0, this.end));
         this.values = values;
+        this.valuesView = new DataView(values.buffer);
       }
-      if (size < 48) {
-        const values = this.values;
-        for (let i = 0, at = this.end; i < size; i++, at++) values[at] = buffer[from + i];
-      } else {
-        buffer.copy(this.values, this.end, from, from + size);
-      }
+      this.copy(buffer, from, size);
       this.end = end;
-      this.setValid();
     }
     this.length++;
     this.offsets[this.length] = this.end;
+  }
+
+  /**
+   * Copies `size` bytes from `buffer[from]` to the end of the values. Most values are short:
+   * Buffer#copy allocates a view per call, a byte loop costs a bounds check per byte, so they are
+   * copied four bytes at a time through DataViews (one per socket read for the source).
+   */
+  private copy(buffer: Buffer, from: number, size: number): void {
+    const values = this.values;
+    const to = this.end;
+    if (size > 512) {
+      buffer.copy(values, to, from, from + size);
+      return;
+    }
+    let i = 0;
+    if (size >= 8) {
+      if (buffer.buffer !== this.source) {
+        this.source = buffer.buffer;
+        this.sourceView = new DataView(buffer.buffer);
+      }
+      const source = this.sourceView as DataView;
+      const target = this.valuesView;
+      const base = buffer.byteOffset + from;
+      for (; i + 4 <= size; i += 4) target.setInt32(to + i, source.getInt32(base + i));
+    }
+    for (; i < size; i++) values[to + i] = buffer[from + i];
   }
 
   reset(): void {
@@ -380,7 +449,7 @@ class ListWriter extends ColumnWriter {
   append(buffer: Buffer, start: number, length: number): void {
     this.reserve();
     if (length < 0) {
-      this.nullCount++;
+      this.markNull();
     } else {
       const dimensions = buffer.readInt32BE(start);
       let count = dimensions === 0 ? 0 : 1;
@@ -394,7 +463,6 @@ class ListWriter extends ColumnWriter {
         if (size > 0) at += size;
       }
       this.end += count;
-      this.setValid();
     }
     this.length++;
     this.offsets[this.length] = this.end;
@@ -448,5 +516,82 @@ export function columnWriter(kind: ArrowKind, capacity: number, losses: LossCoun
       return new VariableWidthWriter(capacity, losses, kind.jsonb ? 1 : 0);
     case "list":
       return new ListWriter(capacity, losses, columnWriter(kind.element, capacity * 4, losses));
+  }
+}
+
+/** Which writer a column has, as a small integer: the row decoder switches on it. */
+const REVERSED = 0;
+const DATE32 = 1;
+const TIMESTAMP = 2;
+const DECIMAL = 3;
+const UUID = 4;
+const BOOL = 5;
+const VARIABLE = 6;
+const LIST = 7;
+
+function decodeCode(writer: ColumnWriter): number {
+  if (writer instanceof ReversedBytesWriter) return REVERSED;
+  if (writer instanceof Date32Writer) return DATE32;
+  if (writer instanceof TimestampWriter) return TIMESTAMP;
+  if (writer instanceof DecimalWriter) return DECIMAL;
+  if (writer instanceof UuidWriter) return UUID;
+  if (writer instanceof BoolWriter) return BOOL;
+  if (writer instanceof VariableWidthWriter) return VARIABLE;
+  return LIST;
+}
+
+/**
+ * The fields of a COPY row appended to a table's column writers. One `writers[i].append` call
+ * site would see every writer class (a megamorphic call V8 cannot inline); a switch on the
+ * writer's kind gives each class its own call site, so each append is inlined into this loop.
+ */
+export class RowDecoder {
+  private readonly codes: Uint8Array;
+
+  constructor(readonly writers: ColumnWriter[]) {
+    this.codes = Uint8Array.from(writers, decodeCode);
+  }
+
+  /**
+   * Appends one value per writer from the fields that start at `at` (an int32 length, -1 for
+   * NULL, then the value); returns where the fields after them start.
+   */
+  append(buffer: Buffer, at: number): number {
+    const writers = this.writers;
+    const codes = this.codes;
+    for (let i = 0; i < codes.length; i++) {
+      if (at + 4 > buffer.length) throw new Error("a COPY row ended before its last field");
+      const length = int32(buffer, at);
+      at += 4;
+      if (at + length > buffer.length) throw new Error("a COPY field runs past the end of its row");
+      // the casts follow `codes`, built from the same writers by decodeCode
+      switch (codes[i]) {
+        case REVERSED:
+          (writers[i] as ReversedBytesWriter).append(buffer, at, length);
+          break;
+        case DATE32:
+          (writers[i] as Date32Writer).append(buffer, at, length);
+          break;
+        case TIMESTAMP:
+          (writers[i] as TimestampWriter).append(buffer, at, length);
+          break;
+        case DECIMAL:
+          (writers[i] as DecimalWriter).append(buffer, at, length);
+          break;
+        case UUID:
+          (writers[i] as UuidWriter).append(buffer, at, length);
+          break;
+        case BOOL:
+          (writers[i] as BoolWriter).append(buffer, at, length);
+          break;
+        case VARIABLE:
+          (writers[i] as VariableWidthWriter).append(buffer, at, length);
+          break;
+        default:
+          (writers[i] as ListWriter).append(buffer, at, length);
+      }
+      if (length > 0) at += length;
+    }
+    return at;
   }
 }
