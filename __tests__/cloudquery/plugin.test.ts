@@ -341,6 +341,45 @@ describe("Sync", () => {
     expect(result.order.slice(0, 2)).toEqual(["migrate_table", "migrate_table"]);
   });
 
+  test("values of every length, and NULLs in any row, arrive exactly in every batch (the column buffers are reused between batches)", async () => {
+    await sql(
+      url,
+      `CREATE TABLE widths (id int4 PRIMARY KEY, label text, n int8, amount numeric(12, 2), flag bool, at timestamptz);
+       INSERT INTO widths SELECT i,
+         CASE WHEN i % 7 = 3 THEN NULL ELSE repeat(chr(97 + i % 26), i) END,
+         CASE WHEN i % 5 = 0 THEN NULL ELSE (i - 350)::int8 * 1000000007 END,
+         CASE WHEN i % 3 = 1 THEN NULL ELSE (i - 350) * 1.25 + 0.01 END,
+         CASE i % 4 WHEN 0 THEN NULL WHEN 1 THEN true ELSE false END,
+         CASE WHEN i % 11 = 0 THEN NULL ELSE '2024-01-01T00:00:00Z'::timestamptz + i * interval '1 second' END
+       FROM generate_series(0, 699) i`
+    );
+    try {
+      await init(plugin, spec({ batch_size: 64, state_file: null }));
+      const result = await sync(plugin, { tables: ["widths"] });
+      expect(result.failure).toBeUndefined();
+      expect(result.inserts.length).toBe(Math.ceil(700 / 64));
+      const rows = await rowsOf(result, "widths");
+      const amount = (i: number) => {
+        const cents = (i - 350) * 125 + 1;
+        const magnitude = Math.abs(cents);
+        return `${cents < 0 ? "-" : ""}${Math.floor(magnitude / 100)}.${String(magnitude % 100).padStart(2, "0")}`;
+      };
+      expect(rows).toEqual(
+        Array.from({ length: 700 }, (_, i) => ({
+          id: i,
+          label: i % 7 === 3 ? null : String.fromCharCode(97 + (i % 26)).repeat(i),
+          n: i % 5 === 0 ? null : BigInt(i - 350) * 1000000007n,
+          amount: i % 3 === 1 ? null : amount(i),
+          flag: i % 4 === 0 ? null : i % 4 === 1,
+          at: i % 11 === 0 ? null : (BigInt(Date.parse("2024-01-01T00:00:00Z")) + BigInt(i) * 1000n) * 1000n,
+        }))
+      );
+    } finally {
+      await sql(url, "DROP TABLE widths");
+      await init(plugin, spec({ batch_size: 10000, state_file: null }));
+    }
+  });
+
   test("a table that fails sends an error message; the other tables are sent", async () => {
     const result = await sync(plugin, { tables: ["broken", "events"] });
     expect(result.failure).toBeUndefined();

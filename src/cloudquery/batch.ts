@@ -82,6 +82,8 @@ export class BatchBuilder implements BinaryCopySink {
   private position = Buffer.alloc(256);
   private hasPosition = false;
   private discarding = false;
+  /** the writers hold the last batch flushed, whose record still points into their buffers */
+  private writersFlushed = false;
 
   /**
    * @param onFull called (synchronously, inside the COPY) when the rows reach a limit: it flushes.
@@ -113,6 +115,7 @@ export class BatchBuilder implements BinaryCopySink {
 
   row(buffer: Buffer, offset: number): void {
     if (this.discarding) return;
+    if (this.writersFlushed) this.resetWriters();
     const fields = buffer.readInt16BE(offset);
     if (fields !== this.fieldCount) throw new Error(`a COPY row has ${fields} fields, ${this.fieldCount} were expected`);
     const at = this.decoder.append(buffer, offset + 2);
@@ -146,21 +149,33 @@ export class BatchBuilder implements BinaryCopySink {
     return out;
   }
 
-  /** The rows appended so far as one Arrow IPC stream (in parts, to be joined once); the builder is then empty. */
+  /**
+   * The rows appended so far as one Arrow IPC stream (in parts, to be joined once); the builder is
+   * then empty. The parts point into the column buffers (Arrow's writer copies nothing), so the
+   * caller copies them before the next row is appended: the buffers are reset only then.
+   */
   flush(): IpcStream {
     const arrow = this.arrow;
+    if (this.writersFlushed) this.resetWriters();
     const children = this.writers.map((writer, i) => writer.data(arrow, this.schema.fields[i].type));
     const struct = arrow.makeData({ type: new arrow.Struct(this.schema.fields), length: this.rows, nullCount: 0, children });
     const stream = this.encoder.encode(new arrow.RecordBatch(this.schema, struct));
-    this.clear();
+    this.writersFlushed = true;
+    this.rows = 0;
+    this.bytes = 0;
     return stream;
   }
 
   /** Drops the rows appended since the last flush (a page read again after a broken connection). */
   clear(): void {
-    for (const writer of this.writers) writer.reset();
+    this.resetWriters();
     this.rows = 0;
     this.bytes = 0;
+  }
+
+  private resetWriters(): void {
+    for (const writer of this.writers) writer.reset();
+    this.writersFlushed = false;
   }
 
   /** Forgets the last position (a new phase of the walk starts). */
