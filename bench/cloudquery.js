@@ -240,7 +240,9 @@ async function main() {
       memoryGrowthMb: pluginLarge.peakRssMb - plugin.peakRssMb,
     };
     console.log(`\n$ ${COMMAND}${process.argv.length > 2 ? " " + process.argv.slice(2).join(" ") : ""}`);
-    console.log(`node ${process.version}, ${os.cpus().length} cores, PostgreSQL ${server.embedded ? "embedded" : "from the environment"}\n`);
+    // the machine may be shared: the load says how far the times are from a quiet machine's
+    const load = os.loadavg().map((l) => l.toFixed(2)).join(" ");
+    console.log(`node ${process.version}, ${os.cpus().length} cores, PostgreSQL ${server.embedded ? "embedded" : "from the environment"}, load average ${load}\n`);
     console.table(results);
     console.log(
       `plugin Sync time / psql COPY time: ${summary.pluginTimeVsPsql}x (target <= 2); plugin / raw read: ${summary.pluginVsRaw}x the rows/s; plugin / SDK path: ${summary.pluginVsSdk}x; peak RSS ${plugin.peakRssMb} MB at ${options.rows} rows, ${pluginLarge.peakRssMb} MB at ${options.rowsLarge}`
@@ -249,7 +251,7 @@ async function main() {
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(
       out,
-      JSON.stringify({ command: COMMAND, args: process.argv.slice(2), date: new Date().toISOString(), node: process.version, cores: os.cpus().length, options, results, summary }, null, 2) + "\n"
+      JSON.stringify({ command: COMMAND, args: process.argv.slice(2), date: new Date().toISOString(), node: process.version, cores: os.cpus().length, loadAverage: os.loadavg(), options, results, summary }, null, 2) + "\n"
     );
     console.log(`written to ${path.relative(ROOT, out)}`);
   } finally {
