@@ -58,11 +58,6 @@ function join(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** One IPC stream as one buffer (for tests and callers that want bytes). */
-export function joinIpc(stream: IpcStream): Uint8Array {
-  return join(stream.parts);
-}
-
 export interface BatchLimits {
   rows: number;
   bytes: number;
@@ -176,10 +171,5 @@ export class BatchBuilder implements BinaryCopySink {
   private resetWriters(): void {
     for (const writer of this.writers) writer.reset();
     this.writersFlushed = false;
-  }
-
-  /** Forgets the last position (a new phase of the walk starts). */
-  forgetPosition(): void {
-    this.hasPosition = false;
   }
 }
