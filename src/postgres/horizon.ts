@@ -172,3 +172,17 @@ export async function commitHorizon(connection: PostgresConnection, runKey: stri
 
   return { below: exact ? row.exact_below : row.settle_below, exact };
 }
+
+/**
+ * The horizon of a page over this watermark column, the one way both walks ask for it: only a time
+ * watermark (date, timestamp, timestamptz) has one: no transaction's start bounds the numbers it writes.
+ */
+export async function watermarkHorizon(
+  connection: PostgresConnection,
+  watermark: { propertyType: string | null; isArray?: boolean },
+  runKey: string,
+  log: HorizonLog
+): Promise<string | undefined> {
+  if (watermark.propertyType !== "date" || watermark.isArray) return undefined;
+  return (await commitHorizon(connection, runKey, log))?.below;
+}

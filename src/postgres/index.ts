@@ -34,8 +34,8 @@ export { PostgresQueryDialect } from "./queryDialect";
 export { typeInfo } from "./propertyTypes";
 export { describeRelations, findRelation, listRelations, numericPrecision } from "./catalog";
 export type { CatalogColumn, CatalogRelation, CatalogRelationColumns, CatalogRelationName, CatalogType } from "./catalog";
-export { keysetConditions } from "./keyset";
-export { commitHorizon } from "./horizon";
+export { keysetSql } from "./keyset";
+export { watermarkHorizon } from "./horizon";
 export type { BinaryCopySink, CopyFlow } from "./copy";
 
 /** Opens a (lazy) pool for the App's options; nothing connects until the first statement. */

@@ -1,5 +1,6 @@
 import type { QueryDialect, Row, UserQueryBatch, UserQueryBatchOutcome, UserQueryResult } from "../templates/dialect";
 import type { PostgresConnection } from "./pool";
+import { keysetSql } from "./keyset";
 import { quoteIdentifier } from "./quote";
 import { errorMessage } from "./errors";
 
@@ -21,6 +22,11 @@ function rebasePosition(error: unknown, offset: number, length: number): unknown
   }
   return error;
 }
+
+// the user's statement as a subquery, and the text of its first column (the position of a page's rows)
+const USER_QUERY = "user_query";
+const POSITION_PREFIX = "__gpp_position_";
+const POSITION = `${POSITION_PREFIX}0`;
 
 const BATCH = quoteIdentifier("gpp_batch");
 const USER = quoteIdentifier("gpp_user");
@@ -63,7 +69,7 @@ export class PostgresQueryDialect implements QueryDialect {
     const describe = `SELECT * FROM (`;
     let described;
     try {
-      described = await this.connection.queryUserSql(`${describe}${inner}\n) AS "user_query" LIMIT 0`, params);
+      described = await this.connection.queryUserSql(`${describe}${inner}\n) AS ${quoteIdentifier(USER_QUERY)} LIMIT 0`, params);
     } catch (error) {
       throw rebasePosition(error, describe.length, inner.length);
     }
@@ -72,25 +78,22 @@ export class PostgresQueryDialect implements QueryDialect {
     if (described.fields.filter((f) => f.name === firstColumn).length > 1) {
       throw new Error(`the query's first column "${firstColumn}" appears twice: give it a unique name (AS ...)`);
     }
-    const first = `"user_query".${quoteIdentifier(firstColumn)}`;
     const bound = [...params];
-    const conditions = [`${first} IS NOT NULL`];
-    if (after !== undefined) {
-      bound.push(after);
-      conditions.push(`${first}::text COLLATE "C" > $${bound.length}`);
-    }
-    bound.push(limit);
-    const head = `SELECT "user_query".*, ${first}::text AS "__gpp_position" FROM (`;
-    const paged = `${head}${inner}\n) AS "user_query" WHERE ${conditions.join(" AND ")} ORDER BY ${first}::text COLLATE "C" LIMIT $${bound.length}`;
+    const keyset = keysetSql(
+      { orderBy: [firstColumn], after: after === undefined ? undefined : [after] },
+      { bind: (value) => `$${bound.push(value)}`, relation: USER_QUERY, positionPrefix: POSITION_PREFIX, byText: true }
+    );
+    const head = `SELECT ${quoteIdentifier(USER_QUERY)}.*, ${keyset.positions[0]} FROM (`;
+    const paged = `${head}${inner}\n) AS ${quoteIdentifier(USER_QUERY)} WHERE ${keyset.conditions.join(" AND ")} ORDER BY ${keyset.orderBy} LIMIT $${bound.push(limit)}`;
     let result;
     try {
       result = await this.connection.queryUserSql(paged, bound);
     } catch (error) {
       throw rebasePosition(error, head.length, inner.length);
     }
-    const positions = result.rows.map((r) => String(r.__gpp_position));
+    const positions = result.rows.map((r) => String(r[POSITION]));
     const rows = result.rows.map((r) => {
-      const { __gpp_position, ...rest } = r;
+      const { [POSITION]: position, ...rest } = r;
       return rest;
     });
     return { rows, firstColumn, positions };

@@ -11,15 +11,15 @@ import {
   Value,
 } from "../templates/dialect";
 import { filterToSql, Params } from "./filters";
-import { keysetConditions } from "./keyset";
+import { KeysetSql, keysetSql } from "./keyset";
 import type { PostgresConnection } from "./pool";
 import { qualifiedName, quoteIdentifier } from "./quote";
 import { arrayTypeInfo, typeInfo } from "./propertyTypes";
 import { findRelation, listRelations } from "./catalog";
-import { commitHorizon } from "./horizon";
+import { watermarkHorizon } from "./horizon";
 
 const COLUMN_CACHE_MS = 30000;
-const POSITION_ALIAS = "__gpp_position_";
+const POSITION_PREFIX = "__gpp_position_";
 
 /** The Postgres side of the table template: catalog reads and the SQL of pages and property values. */
 export class PostgresTableDialect implements TableDialect {
@@ -76,28 +76,25 @@ export class PostgresTableDialect implements TableDialect {
     return rows;
   }
 
-  /** The WHERE clause of a keyset walk: non-null order columns, the NULL-only columns, the position, filters. */
-  private async keysetWhere(request: Omit<KeysetPageRequest, "limit" | "select">, params: Params): Promise<string> {
+  /** The SQL of a keyset page: its position columns, ORDER BY, and WHERE (the range's conditions, then the filters). */
+  private async keyset(request: Omit<KeysetPageRequest, "limit" | "select">, params: Params): Promise<{ where: string; keyset: KeysetSql }> {
     const columns = await this.columnMap(request.table);
     for (const name of [...request.orderBy, ...(request.whereNull ?? [])]) await this.column(request.table, name, columns);
-    const conditions = keysetConditions(request, (value) => params.add(value));
+    const keyset = keysetSql(request, { bind: (value) => params.add(value), positionPrefix: POSITION_PREFIX });
+    const conditions = [...keyset.conditions];
     for (const filter of request.filters) {
       conditions.push(filterToSql(filter, await this.column(request.table, filter.column, columns), params));
     }
-    return conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
+    return { where: conditions.length ? `WHERE ${conditions.join(" AND ")}` : "", keyset };
   }
 
   async readKeysetPage(request: KeysetPageRequest): Promise<KeysetPage> {
     const params = new Params();
-    const where = await this.keysetWhere(request, params);
+    const { where, keyset } = await this.keyset(request, params);
     const columns = await this.columnMap(request.table);
     for (const name of request.select) await this.column(request.table, name, columns);
-    const select = [
-      ...request.select.map(quoteIdentifier),
-      ...request.orderBy.map((name, i) => `${quoteIdentifier(name)}::text AS ${quoteIdentifier(POSITION_ALIAS + i)}`),
-    ].join(", ");
-    const order = request.orderBy.map(quoteIdentifier).join(", ");
-    const sql = `SELECT ${select} FROM ${this.relation(request.table)} ${where} ORDER BY ${order} LIMIT ${params.add(request.limit)}`;
+    const select = [...request.select.map(quoteIdentifier), ...keyset.positions].join(", ");
+    const sql = `SELECT ${select} FROM ${this.relation(request.table)} ${where} ORDER BY ${keyset.orderBy} LIMIT ${params.add(request.limit)}`;
     const raw = await this.connection.queryArrays(sql, params.values);
     // the selected columns come first, then the position columns (text, never NULL)
     const width = request.select.length;
@@ -120,18 +117,15 @@ export class PostgresTableDialect implements TableDialect {
 
   async estimateRows(request: Omit<KeysetPageRequest, "limit" | "select">): Promise<number> {
     const params = new Params();
-    const where = await this.keysetWhere(request, params);
+    const { where } = await this.keyset(request, params);
     const { rows } = await this.connection.query(`EXPLAIN (FORMAT JSON) SELECT 1 FROM ${this.relation(request.table)} ${where}`, params.values);
     const plan = rows[0]?.["QUERY PLAN"] as unknown;
     const parsed = (typeof plan === "string" ? JSON.parse(plan) : plan) as { Plan: { "Plan Rows": number } }[];
     return Math.max(0, Math.round(parsed[0]?.Plan?.["Plan Rows"] ?? 0));
   }
 
-  /** Only time watermarks (date, timestamp, timestamptz) have a horizon: see horizon.ts for numbers. */
   async commitHorizon(request: CommitHorizonRequest): Promise<string | undefined> {
-    const column = await this.column(request.table, request.column);
-    if (column.propertyType !== "date" || column.isArray) return undefined;
-    return (await commitHorizon(this.connection, request.runKey, request.log))?.below;
+    return watermarkHorizon(this.connection, await this.column(request.table, request.column), request.runKey, request.log);
   }
 
   async propertyValues(request: PropertyValuesRequest): Promise<Map<string, Value[]>> {

@@ -1,7 +1,7 @@
 import type { Host } from "../host";
 import { DialectFactory, TABLE } from "./context";
 import { buildDiscovery } from "./discovery";
-import { buildImportRecords } from "./importRecords";
+import { importRecords, sourceRunPercentComplete } from "./importRecords";
 import { buildProperties } from "./properties";
 
 export { TABLE, COLUMN, AGGREGATION, SORT_COLUMN, LEGACY_FILTER_OPERATIONS } from "./context";
@@ -22,7 +22,6 @@ export interface TableConnectionSpec {
  */
 export function buildTableConnection(spec: TableConnectionSpec) {
   const discovery = buildDiscovery(spec.dialect);
-  const { importRecords, sourceRunPercentComplete } = buildImportRecords(spec.dialect, spec.host);
   const { recordProperty, recordProperties } = buildProperties(spec.dialect);
   return {
     name: spec.name,
@@ -41,8 +40,8 @@ export function buildTableConnection(spec: TableConnectionSpec) {
       uniquePropertyBootstrapOptions: discovery.uniquePropertyBootstrapOptions,
       propertyOptions: discovery.propertyOptions,
       scheduleOptions: discovery.scheduleOptions,
-      importRecords,
-      sourceRunPercentComplete,
+      importRecords: (args: Parameters<typeof importRecords>[2]) => importRecords(spec.dialect, spec.host, args),
+      sourceRunPercentComplete: (args: Parameters<typeof sourceRunPercentComplete>[1]) => sourceRunPercentComplete(spec.dialect, args),
       recordProperty,
       recordProperties,
     },
