@@ -238,7 +238,7 @@ async function main() {
     const properties = await Property.findAll();
     console.log(`   ${(await Source.count())} sources, ${properties.length} properties, ${schedules.length} schedule(s)`);
     const pluginTime = timePluginMethods({ api: require("actionhero").api, corePlugin: grouparoo.core.plugin, pluginName: require("../package.json").name });
-    phaseDone("boot the core (its migrations, the config)");
+    phaseDone("boot the core (its migrations and the config)");
 
     const results = [];
     const shownRecords = [];
