@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // The main job, end to end: a product database in Postgres, the real Grouparoo core 0.9.0 with this
 // plugin, an incremental import of every user and their properties, then a change and a second run
-// that imports only what changed. Starts everything it needs and stops it all at the end.
+// that imports only what changed. Starts everything it needs and stops it all at the end, and says
+// where the time went: the plugin's reads against the core's own work (scripts/lib/plugin-time.js).
 //
-//   npm run demo                          # embedded Postgres, 10,000 users, 100,000 purchases
-//   npm run demo -- --users 2000          # a smaller dataset (purchases default to 10 per user)
+//   npm run demo                          # embedded Postgres, DEFAULT_USERS users, 10 purchases each
+//   npm run demo -- --users 10000         # a larger dataset (purchases default to 10 per user)
 //   npm run demo -- --url postgres://u:p@host/db --config ./my-config   # a dry run of your own set-up
 "use strict";
 
@@ -12,6 +13,13 @@ const path = require("path");
 const fs = require("fs");
 const { startPostgres, createDatabase, freePort } = require("./postgres-server");
 const { bootCore, runSchedule, processImports } = require("./lib/core-driver");
+const { timePluginMethods } = require("./lib/plugin-time");
+
+// The whole story (two runs, the change picked up, the summary) in under a minute on a shared 2-core
+// machine: the core stores a few dozen records a second there, and its boot (some 100 migrations of its
+// own database) is a fixed cost, so the default is small; --users sets any size (README: The demo).
+const DEFAULT_USERS = 500;
+const PLUGIN_ROOT = path.join(__dirname, "..");
 
 function parseArgs(argv) {
   const args = { users: 10000, purchases: undefined, url: process.env.DEMO_SOURCE_URL, config: undefined, changes: 25 };
@@ -35,11 +43,34 @@ function parseArgs(argv) {
 }
 
 const HELP = `Usage: npm run demo -- [--users N] [--purchases N] [--changes N] [--url postgres://...] [--config DIR]
-  --users N       users to create in the demo database (default 10000)
+  --users N       users to create in the demo database (default ${DEFAULT_USERS})
   --purchases N   purchases to create (default 10 per user)
   --changes N     users to update before the second run (default 25)
   --url URL       read YOUR database instead (nothing is created or changed there); also DEMO_SOURCE_URL
   --config DIR    the Grouparoo config folder to load (default examples/config)`;
+
+/** The newest modification time (ms) of the files under `dir`, or of `dir` itself when it is a file. */
+function newestMtime(dir) {
+  const stat = fs.statSync(dir);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(stat.mtimeMs, ...fs.readdirSync(dir).map((name) => newestMtime(path.join(dir, name))));
+}
+
+/**
+ * The core loads the plugin from dist/: build it when it is missing or older than its sources, and
+ * not otherwise (tsc alone takes 15-75 s on a shared 2-core machine, more than the rest of the demo).
+ */
+function buildIfStale() {
+  const built = path.join(PLUGIN_ROOT, "dist", "initializers", "grouparoo-plugin-postgres.js");
+  const sources = ["src", "tsconfig.json", "tsconfig.build.json", "package.json"].map((f) => path.join(PLUGIN_ROOT, f));
+  if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= Math.max(...sources.filter(fs.existsSync).map(newestMtime))) return false;
+  console.log("0. Building the plugin (npm run build: dist/ is missing or older than src/) ...");
+  const { spawnSync } = require("child_process");
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+  const result = spawnSync(npm, ["run", "build"], { cwd: PLUGIN_ROOT, stdio: "inherit" });
+  if (result.status !== 0) throw new Error(`npm run build failed (${result.error ? result.error.message : `exit ${result.status}`})`);
+  return true;
+}
 
 async function createDataset(url, users, purchases) {
   const { Client } = require("pg");
@@ -104,8 +135,12 @@ function format(value) {
   return value;
 }
 
-async function oneRun(core, schedule, label) {
+const round = (seconds) => Number(seconds.toFixed(2));
+const percent = (part, whole) => `${whole > 0 ? ((100 * part) / whole).toFixed(1) : "0.0"} %`;
+
+async function oneRun(core, schedule, label, pluginTime) {
   const started = Date.now();
+  const pluginBefore = pluginTime.read();
   const { run, batches } = await runSchedule(schedule, { onProgress: progressBar(`${label}: importing`) });
   let steps = 0;
   let shown = Date.now();
@@ -120,13 +155,44 @@ async function oneRun(core, schedule, label) {
     },
   });
   const seconds = (Date.now() - started) / 1000;
+  const pluginAfter = pluginTime.read();
   if (totals.error) throw new Error(`the run failed: ${totals.error}`);
-  return { ...totals, batches, steps, seconds };
+  // this run's share of the plugin's clock; the rest of the run's wall time is the core's
+  const methods = {};
+  for (const [name, after] of Object.entries(pluginAfter.methods)) {
+    const before = pluginBefore.methods[name] || { calls: 0, seconds: 0 };
+    if (after.calls > before.calls) methods[name] = { calls: after.calls - before.calls, seconds: after.seconds - before.seconds };
+  }
+  const pluginSeconds = Math.min(seconds, pluginAfter.seconds - pluginBefore.seconds);
+  return { ...totals, batches, steps, seconds, pluginSeconds, coreSeconds: seconds - pluginSeconds, pluginMethods: methods };
+}
+
+/** Where a run's wall time went: the plugin's reads (by method) against the core's own work. */
+function whereTheTimeWent(label, run) {
+  const methods = Object.entries(run.pluginMethods)
+    .sort((a, b) => b[1].seconds - a[1].seconds)
+    .map(([name, m]) => `${name} ${m.calls}x ${m.seconds.toFixed(2)} s`)
+    .join(", ");
+  return [
+    `   Where the ${run.seconds.toFixed(1)} s of ${label} went:`,
+    `     the plugin's reads   ${run.pluginSeconds.toFixed(2).padStart(7)} s  ${percent(run.pluginSeconds, run.seconds).padStart(7)}  (inside its methods: ${methods || "none"})`,
+    `     the core's own work  ${run.coreSeconds.toFixed(2).padStart(7)} s  ${percent(run.coreSeconds, run.seconds).padStart(7)}  (creating imports, associating them with records, storing property values in its database)`,
+  ].join("\n");
 }
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
+  // the default size goes first, so that a --users given on the command line overrides it
+  const args = parseArgs(["--users", String(DEFAULT_USERS), ...process.argv.slice(2)]);
   if (args.help) return console.log(HELP);
+  const demoStarted = Date.now();
+  const phases = [];
+  let phaseStarted = Date.now();
+  // wall time by step of the demo, for the closing line
+  const phaseDone = (name) => {
+    phases.push({ name, seconds: (Date.now() - phaseStarted) / 1000 });
+    phaseStarted = Date.now();
+  };
+  if (buildIfStale()) phaseDone("build");
   const ownDatabase = Boolean(args.url);
   const configDir = args.config || path.join(__dirname, "..", "examples", "config");
   if (!fs.existsSync(configDir)) throw new Error(`--config: no such folder ${configDir}`);
@@ -141,6 +207,7 @@ async function main() {
     const server = await startPostgres();
     cleanups.push(() => server.stop());
     const coreUrl = await createDatabase(server.url, "grouparoo_core");
+    phaseDone("start PostgreSQL");
     let sourceUrl = args.url;
     if (!ownDatabase) {
       sourceUrl = await createDatabase(server.url, "shop");
@@ -148,6 +215,7 @@ async function main() {
       const t = Date.now();
       await createDataset(sourceUrl, args.users, args.purchases);
       console.log(`   done in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+      phaseDone("create the dataset");
     } else {
       console.log("2. Reading your database (nothing is created or changed there)");
     }
@@ -169,12 +237,14 @@ async function main() {
     if (schedules.length === 0) throw new Error(`the config in ${configDir} has no schedule to run`);
     const properties = await Property.findAll();
     console.log(`   ${(await Source.count())} sources, ${properties.length} properties, ${schedules.length} schedule(s)`);
+    const pluginTime = timePluginMethods({ api: require("actionhero").api, corePlugin: grouparoo.core.plugin, pluginName: require("../package.json").name });
+    phaseDone("boot the core (its migrations and the config)");
 
     const results = [];
     const shownRecords = [];
     for (const schedule of schedules) {
       console.log(`4. Running schedule "${schedule.name}" ...`);
-      const first = await oneRun(grouparoo.core, schedule, "run 1");
+      const first = await oneRun(grouparoo.core, schedule, "run 1", pluginTime);
       results.push(first);
       const records = await GrouparooRecord.count();
       console.log(
@@ -185,6 +255,8 @@ async function main() {
       const tasks = Object.values(first.propertyTasks);
       const sum = (key) => tasks.reduce((n, t) => n + t[key], 0);
       console.log(`   Property tasks: ${sum("batches").toLocaleString()} batch tasks, ${sum("single").toLocaleString()} one-record tasks`);
+      console.log(whereTheTimeWent("run 1", first));
+      phaseDone("run 1 and the records shown");
 
       console.log("5. A few records:");
       const sample = await GrouparooRecord.findAll({ limit: 5, order: [["createdAt", "ASC"]] });
@@ -211,16 +283,24 @@ async function main() {
         }
         await client.end();
         console.log(`6. Changed ${args.changes} users in Postgres (first_name, updated_at); running again ...`);
-        const second = await oneRun(grouparoo.core, schedule, "run 2");
+        const second = await oneRun(grouparoo.core, schedule, "run 2", pluginTime);
         results.push(second);
         console.log(`\n   Run 2: ${second.imports} imports (only the changed users), ${second.seconds.toFixed(1)} s`);
+        console.log(whereTheTimeWent("run 2", second));
+        phaseDone("the change and run 2");
       }
     }
 
     const summary = {
       records: await GrouparooRecord.count(),
       properties: properties.length,
-      runs: results.map((r) => ({ imports: r.imports, seconds: Number(r.seconds.toFixed(2)) })),
+      runs: results.map((r) => ({
+        imports: r.imports,
+        seconds: round(r.seconds),
+        pluginSeconds: round(r.pluginSeconds),
+        coreSeconds: round(r.coreSeconds),
+        pluginCalls: Object.fromEntries(Object.entries(r.pluginMethods).map(([name, m]) => [name, m.calls])),
+      })),
       sample: shownRecords,
     };
     console.log(`\nSUMMARY ${JSON.stringify(summary)}`);
@@ -228,7 +308,9 @@ async function main() {
   } finally {
     await cleanup();
   }
-  console.log("Done: nothing left running.");
+  phaseDone("stop everything");
+  const total = (Date.now() - demoStarted) / 1000;
+  console.log(`Done: nothing left running. The demo took ${total.toFixed(1)} s: ${phases.map((p) => `${p.name} ${p.seconds.toFixed(1)} s`).join(", ")}.`);
 }
 
 if (require.main === module) {
