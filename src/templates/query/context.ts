@@ -1,5 +1,5 @@
 import type { QueryDialect, Value } from "../dialect";
-import { MethodArgs, OptionError } from "../host";
+import { Host, MethodArgs, OptionError } from "../host";
 import { lineAndColumn } from "./lexer";
 import { assertQuery } from "./statementKind";
 import { CompiledQuery, TemplateError, compileTemplate } from "./parameterize";
@@ -8,6 +8,16 @@ export const QUERY = "query";
 export const PROPERTY_ID = "propertyId";
 
 export type QueryDialectFactory = (args: MethodArgs) => QueryDialect;
+
+/** What the query source's methods share, made once per connection by its builder. */
+export interface QueryConnectionContext {
+  dialectFor: QueryDialectFactory;
+  host: Host;
+  /** the connection's name, at the start of its log lines */
+  connectionName: string;
+  /** the reasons for one statement per record already logged, per property: each is logged once */
+  loggedFallbacks: Set<string>;
+}
 
 /**
  * Compiles a user's query; a template that cannot be bound, or that is no query (COPY, SET, a

@@ -1,6 +1,6 @@
 import { SOURCE_OFFSET_MAX, WalkState, decodeWalkState, encodeWalkState } from "../cursor";
-import { Host, HostProperty, ImportRecordsArgs, ImportRecordsResult, OptionError, batchLimit, optionText } from "../host";
-import { PROPERTY_ID, QUERY, QueryDialectFactory, compileOption, queryFailure } from "./context";
+import { HostProperty, ImportRecordsArgs, ImportRecordsResult, OptionError, batchLimit, optionText } from "../host";
+import { PROPERTY_ID, QUERY, QueryConnectionContext, compileOption, queryFailure } from "./context";
 
 /** The property a schedule's first column fills: by id (what the UI stores), else by key (config files). */
 function scheduleProperty(args: ImportRecordsArgs): HostProperty {
@@ -24,41 +24,39 @@ function scheduleProperty(args: ImportRecordsArgs): HostProperty {
  * vanish meanwhile do not shift the pages). Each value is imported once; rows repeating a value are
  * the same record. Every run reads the whole query (there is no incremental mode).
  */
-export function buildQueryImportRecords(dialectFor: QueryDialectFactory, host: Host) {
-  return async function importRecords(args: ImportRecordsArgs): Promise<ImportRecordsResult> {
-    const dialect = dialectFor(args);
-    const query = optionText(args.scheduleOptions, QUERY);
-    if (!query) throw new OptionError("Schedule", QUERY, "is required: write the SELECT whose first column identifies the records");
-    const property = scheduleProperty(args);
-    const compiled = compileOption(dialect, "Schedule", query, "");
-    if (compiled.variables.length > 0) {
-      throw new OptionError(
-        "Schedule",
-        QUERY,
-        `cannot use variables (${[...new Set(compiled.variables)].map((v) => `{{ ${v} }}`).join(", ")}): a schedule query runs for no record; remove them`
-      );
-    }
-    const state: WalkState = decodeWalkState(args.sourceOffset) ?? { phase: "keys", done: 0 };
-    const limit = batchLimit(args.limit);
+export async function importRecords({ dialectFor, host }: QueryConnectionContext, args: ImportRecordsArgs): Promise<ImportRecordsResult> {
+  const dialect = dialectFor(args);
+  const query = optionText(args.scheduleOptions, QUERY);
+  if (!query) throw new OptionError("Schedule", QUERY, "is required: write the SELECT whose first column identifies the records");
+  const property = scheduleProperty(args);
+  const compiled = compileOption(dialect, "Schedule", query, "");
+  if (compiled.variables.length > 0) {
+    throw new OptionError(
+      "Schedule",
+      QUERY,
+      `cannot use variables (${[...new Set(compiled.variables)].map((v) => `{{ ${v} }}`).join(", ")}): a schedule query runs for no record; remove them`
+    );
+  }
+  const state: WalkState = decodeWalkState(args.sourceOffset) ?? { phase: "keys", done: 0 };
+  const limit = batchLimit(args.limit);
 
-    let page: Awaited<ReturnType<typeof dialect.pageUserQuery>>;
-    try {
-      page = await dialect.pageUserQuery(compiled.sql, [], state.after?.[0], limit);
-    } catch (error) {
-      throw queryFailure("Schedule", compiled, error, "");
-    }
+  let page: Awaited<ReturnType<typeof dialect.pageUserQuery>>;
+  try {
+    page = await dialect.pageUserQuery(compiled.sql, [], state.after?.[0], limit);
+  } catch (error) {
+    throw queryFailure("Schedule", compiled, error, "");
+  }
 
-    // consecutive rows with the same first column are one record
-    const rows = page.rows.filter((_, i) => i === 0 || page.positions[i] !== page.positions[i - 1]);
-    if (rows.length > 0) {
-      state.after = [page.positions[page.positions.length - 1]];
-      state.done += rows.length;
-    }
-    // encoded before importing: a position that cannot be kept fails the batch before any import
-    const sourceOffset = encodeOffset(state, page.firstColumn);
-    if (rows.length > 0) await host.createImports({ [page.firstColumn]: property.key }, args.run, rows);
-    return { importsCount: rows.length, highWaterMark: {}, sourceOffset };
-  };
+  // consecutive rows with the same first column are one record
+  const rows = page.rows.filter((_, i) => i === 0 || page.positions[i] !== page.positions[i - 1]);
+  if (rows.length > 0) {
+    state.after = [page.positions[page.positions.length - 1]];
+    state.done += rows.length;
+  }
+  // encoded before importing: a position that cannot be kept fails the batch before any import
+  const sourceOffset = encodeOffset(state, page.firstColumn);
+  if (rows.length > 0) await host.createImports({ [page.firstColumn]: property.key }, args.run, rows);
+  return { importsCount: rows.length, highWaterMark: {}, sourceOffset };
 }
 
 function encodeOffset(state: WalkState, firstColumn: string): string {

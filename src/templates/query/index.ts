@@ -1,8 +1,9 @@
-import type { Host } from "../host";
-import { QueryDialectFactory } from "./context";
-import { buildQueryImportRecords } from "./importRecords";
+import { coreMethod, ImportConnectionSpec, importConnectionHeader } from "../connection";
+import type { QueryDialect } from "../dialect";
+import type { QueryConnectionContext } from "./context";
+import { importRecords } from "./importRecords";
 import { propertyOptions, scheduleOptions } from "./options";
-import { buildQueryProperties } from "./properties";
+import { recordProperties, recordProperty } from "./properties";
 
 export { QUERY, PROPERTY_ID } from "./context";
 export { compileTemplate, bindParameters, parameterize, lookup, MissingVariableError, TemplateError } from "./parameterize";
@@ -11,15 +12,7 @@ export { lexTemplate } from "./lexer";
 export { recordData, expandDate } from "./recordData";
 export type { ExpandedDate } from "./recordData";
 
-export interface QueryConnectionSpec {
-  name: string;
-  displayName: string;
-  description: string;
-  apps: string[];
-  /** the dialect that serves a call, from the App's connection and options */
-  dialect: QueryDialectFactory;
-  host: Host;
-}
+export type QueryConnectionSpec = ImportConnectionSpec<QueryDialect>;
 
 /**
  * A complete query import connection for the host: properties computed by a query per record (its
@@ -28,14 +21,9 @@ export interface QueryConnectionSpec {
  * properties run in batches of records, one statement per batch.
  */
 export function buildQueryConnection(spec: QueryConnectionSpec) {
-  const { recordProperty, recordProperties } = buildQueryProperties(spec.dialect, spec.host, spec.name);
-  const importRecords = buildQueryImportRecords(spec.dialect, spec.host);
+  const context: QueryConnectionContext = { dialectFor: spec.dialect, host: spec.host, connectionName: spec.name, loggedFallbacks: new Set() };
   return {
-    name: spec.name,
-    displayName: spec.displayName,
-    description: spec.description,
-    direction: "import" as const,
-    apps: spec.apps,
+    ...importConnectionHeader(spec),
     // every run walks the whole query: there is no column to continue from (the core requires the flag)
     supportIncrementalSchedule: false,
     // the schedule's propertyId names the records' property; the UI asks for no source mapping (a
@@ -45,9 +33,9 @@ export function buildQueryConnection(spec: QueryConnectionSpec) {
     methods: {
       propertyOptions,
       scheduleOptions,
-      recordProperty,
-      recordProperties,
-      importRecords,
+      recordProperty: coreMethod(context, recordProperty),
+      recordProperties: coreMethod(context, recordProperties),
+      importRecords: coreMethod(context, importRecords),
     },
   };
 }

@@ -1,16 +1,6 @@
 import type { QueryDialect, Row } from "../dialect";
-import {
-  Host,
-  HostProperty,
-  HostRecord,
-  OptionError,
-  Options,
-  PropertyValues,
-  RecordPropertiesArgs,
-  RecordPropertyArgs,
-  optionText,
-} from "../host";
-import { QUERY, QueryDialectFactory, compileOption, queryFailure, toValue } from "./context";
+import { HostProperty, HostRecord, OptionError, Options, PropertyValues, RecordPropertiesArgs, RecordPropertyArgs, optionText } from "../host";
+import { QUERY, QueryConnectionContext, compileOption, queryFailure, toValue } from "./context";
 import { CompiledQuery, MissingVariableError, bindParameters, compileTemplate } from "./parameterize";
 import { recordData } from "./recordData";
 
@@ -53,130 +43,133 @@ function firstColumnValues(result: { rows: Row[]; columns: string[] }, property:
   return value === undefined ? undefined : [value];
 }
 
-/**
- * Property values from a query per record. The record's variables are bound as parameters; a record
- * that lacks one gets no value, and the log says which variable (the core also calls this when a
- * property is saved, with whatever record comes first: that must not fail).
- *
- * `recordProperties` runs the query for a batch of records (up to 500, the core's batch) in one
- * statement, with the same values as `recordProperty` per record. Only for a source that maps to a
- * unique property (the model's primary key): core 0.9 fans a batch's results out through the source
- * mapping and fails on an empty one, so an unmapped source's batch is refused at once and the core
- * imports its properties one record at a time, as before batching existed.
- */
-export function buildQueryProperties(dialectFor: QueryDialectFactory, host: Host, connectionName: string) {
-  function compiledQuery(dialect: QueryDialect, property: HostProperty, options: Options | undefined): CompiledQuery {
-    const query = optionText(options, QUERY);
-    if (!query) throw new OptionError("Property", QUERY, `is required (property "${property.key}"): write the SELECT whose first column is the value`);
-    return compileOption(dialect, "Property", query, ` (property "${property.key}")`);
-  }
+function compiledQuery(dialect: QueryDialect, property: HostProperty, options: Options | undefined): CompiledQuery {
+  const query = optionText(options, QUERY);
+  if (!query) throw new OptionError("Property", QUERY, `is required (property "${property.key}"): write the SELECT whose first column is the value`);
+  return compileOption(dialect, "Property", query, ` (property "${property.key}")`);
+}
 
-  async function valueFor(dialect: QueryDialect, compiled: CompiledQuery, property: HostProperty, record: HostRecord): Promise<PropertyValues> {
-    let params: string[];
+async function valueFor({ host, connectionName }: QueryConnectionContext, dialect: QueryDialect, compiled: CompiledQuery, property: HostProperty, record: HostRecord): Promise<PropertyValues> {
+  let params: string[];
+  try {
+    params = bindParameters(compiled, await recordData(record));
+  } catch (error) {
+    if (!(error instanceof MissingVariableError)) throw error;
+    host.log(`${connectionName}: record ${record.id} gets no value for property "${property.key}": ${error.message}`, "info");
+    return undefined;
+  }
+  let result: { rows: Row[]; columns: string[] };
+  try {
+    result = await dialect.runUserQuery(compiled.sql, params);
+  } catch (error) {
+    throw queryFailure("Property", compiled, error, ` for property "${property.key}"`);
+  }
+  return firstColumnValues(result, property);
+}
+
+/** Each reason a property falls back to one statement per record is logged once per connection. */
+function logFallbackOnce({ host, connectionName, loggedFallbacks }: QueryConnectionContext, property: HostProperty, reason: string) {
+  const key = `${property.id}\u0000${reason}`;
+  if (loggedFallbacks.has(key)) return;
+  loggedFallbacks.add(key);
+  host.log(`${connectionName}: property "${property.key}" is queried one record at a time, not in batches: ${reason}`, "warning");
+}
+
+/** The records a batch serves, as the core's one-record import would: those holding the mapped property. */
+async function mappedRecords({ connectionName }: QueryConnectionContext, args: RecordPropertiesArgs): Promise<HostRecord[]> {
+  const mappedKeys = Object.values(args.sourceMapping ?? {});
+  if (mappedKeys.length === 0) {
+    throw new BatchRefusedError(
+      `${connectionName}: this query source has no mapping, so its properties (${args.properties.map((p) => `"${p.key}"`).join(", ")}) are imported one record at a time. ` +
+        `To query them in batches, map the source to the model's primary key (README: "Batched query properties").`
+    );
+  }
+  const [mappedKey] = mappedKeys;
+  const served: HostRecord[] = [];
+  for (const record of args.records) {
+    const mapped = (await record.getProperties())[mappedKey];
+    if (!mapped) continue; // the core's one-record import gives such a record no value
+    if (mapped.unique === false) {
+      // the core would copy one record's values to every record sharing the mapped value
+      throw new BatchRefusedError(`${connectionName}: this query source maps to "${mappedKey}", which is not unique; map it to the model's primary key to query in batches.`);
+    }
+    served.push(record);
+  }
+  return served;
+}
+
+async function batchValues(
+  context: QueryConnectionContext,
+  dialect: QueryDialect,
+  property: HostProperty,
+  options: Options | undefined,
+  records: HostRecord[]
+): Promise<Map<string, PropertyValues>> {
+  const { host, connectionName } = context;
+  const compiled = compiledQuery(dialect, property, options);
+  const values = new Map<string, PropertyValues>();
+  if (records.length === 0) return values;
+
+  // each record's parameters; a record lacking a variable gets no value, as alone
+  const bound: { record: HostRecord; params: string[] }[] = [];
+  const missing = new Map<string, number>();
+  for (const record of records) {
     try {
-      params = bindParameters(compiled, await recordData(record));
+      bound.push({ record, params: bindParameters(compiled, await recordData(record)) });
     } catch (error) {
       if (!(error instanceof MissingVariableError)) throw error;
-      host.log(`${connectionName}: record ${record.id} gets no value for property "${property.key}": ${error.message}`, "info");
-      return undefined;
+      missing.set(error.message, (missing.get(error.message) ?? 0) + 1);
     }
-    let result: { rows: Row[]; columns: string[] };
-    try {
-      result = await dialect.runUserQuery(compiled.sql, params);
-    } catch (error) {
-      throw queryFailure("Property", compiled, error, ` for property "${property.key}"`);
-    }
-    return firstColumnValues(result, property);
   }
-
-  // each reason a property falls back to one statement per record is logged once per process
-  const loggedFallbacks = new Set<string>();
-  function logFallbackOnce(property: HostProperty, reason: string) {
-    const key = `${property.id}\u0000${reason}`;
-    if (loggedFallbacks.has(key)) return;
-    loggedFallbacks.add(key);
-    host.log(`${connectionName}: property "${property.key}" is queried one record at a time, not in batches: ${reason}`, "warning");
+  for (const [message, count] of missing) {
+    host.log(`${connectionName}: ${count} record(s) get no value for property "${property.key}": ${message}`, "info");
   }
+  if (bound.length === 0) return values;
 
-  /** The records a batch serves, as the core's one-record import would: those holding the mapped property. */
-  async function mappedRecords(args: RecordPropertiesArgs): Promise<HostRecord[]> {
-    const mappedKeys = Object.values(args.sourceMapping ?? {});
-    if (mappedKeys.length === 0) {
-      throw new BatchRefusedError(
-        `${connectionName}: this query source has no mapping, so its properties (${args.properties.map((p) => `"${p.key}"`).join(", ")}) are imported one record at a time. ` +
-          `To query them in batches, map the source to the model's primary key (README: "Batched query properties").`
-      );
-    }
-    const [mappedKey] = mappedKeys;
-    const served: HostRecord[] = [];
-    for (const record of args.records) {
-      const mapped = (await record.getProperties())[mappedKey];
-      if (!mapped) continue; // the core's one-record import gives such a record no value
-      if (mapped.unique === false) {
-        // the core would copy one record's values to every record sharing the mapped value
-        throw new BatchRefusedError(`${connectionName}: this query source maps to "${mappedKey}", which is not unique; map it to the model's primary key to query in batches.`);
-      }
-      served.push(record);
-    }
-    return served;
+  const batchCompiled = compileTemplate(compiled.template, { placeholder: (i) => dialect.batchPlaceholder(i), concat: (parts) => dialect.concat(parts) });
+  let outcome;
+  try {
+    outcome = await dialect.runUserQueryBatch({ sql: compiled.sql, batchSql: batchCompiled.sql, parameterRows: bound.map((b) => b.params) });
+  } catch (error) {
+    throw queryFailure("Property", batchCompiled, error, ` for property "${property.key}"`);
   }
-
-  async function batchValues(dialect: QueryDialect, property: HostProperty, options: Options | undefined, records: HostRecord[]): Promise<Map<string, PropertyValues>> {
-    const compiled = compiledQuery(dialect, property, options);
-    const values = new Map<string, PropertyValues>();
-    if (records.length === 0) return values;
-
-    // each record's parameters; a record lacking a variable gets no value, as alone
-    const bound: { record: HostRecord; params: string[] }[] = [];
-    const missing = new Map<string, number>();
-    for (const record of records) {
-      try {
-        bound.push({ record, params: bindParameters(compiled, await recordData(record)) });
-      } catch (error) {
-        if (!(error instanceof MissingVariableError)) throw error;
-        missing.set(error.message, (missing.get(error.message) ?? 0) + 1);
-      }
-    }
-    for (const [message, count] of missing) {
-      host.log(`${connectionName}: ${count} record(s) get no value for property "${property.key}": ${message}`, "info");
-    }
-    if (bound.length === 0) return values;
-
-    const batchCompiled = compileTemplate(compiled.template, { placeholder: (i) => dialect.batchPlaceholder(i), concat: (parts) => dialect.concat(parts) });
-    let outcome;
-    try {
-      outcome = await dialect.runUserQueryBatch({ sql: compiled.sql, batchSql: batchCompiled.sql, parameterRows: bound.map((b) => b.params) });
-    } catch (error) {
-      throw queryFailure("Property", batchCompiled, error, ` for property "${property.key}"`);
-    }
-    if ("unbatchable" in outcome) {
-      logFallbackOnce(property, outcome.unbatchable);
-      for (const { record } of bound) values.set(record.id, await valueFor(dialect, compiled, property, record));
-      return values;
-    }
-    outcome.results.forEach((result, i) => values.set(bound[i].record.id, firstColumnValues(result, property)));
+  if ("unbatchable" in outcome) {
+    logFallbackOnce(context, property, outcome.unbatchable);
+    for (const { record } of bound) values.set(record.id, await valueFor(context, dialect, compiled, property, record));
     return values;
   }
+  outcome.results.forEach((result, i) => values.set(bound[i].record.id, firstColumnValues(result, property)));
+  return values;
+}
 
-  return {
-    async recordProperty(args: RecordPropertyArgs): Promise<PropertyValues> {
-      const dialect = dialectFor(args);
-      const compiled = compiledQuery(dialect, args.property, args.propertyOptions);
-      return valueFor(dialect, compiled, args.property, args.record);
-    },
+/**
+ * A property's values from a query per record. The record's variables are bound as parameters; a
+ * record that lacks one gets no value, and the log says which variable (the core also calls this
+ * when a property is saved, with whatever record comes first: that must not fail).
+ */
+export async function recordProperty(context: QueryConnectionContext, args: RecordPropertyArgs): Promise<PropertyValues> {
+  const dialect = context.dialectFor(args);
+  const compiled = compiledQuery(dialect, args.property, args.propertyOptions);
+  return valueFor(context, dialect, compiled, args.property, args.record);
+}
 
-    async recordProperties(args: RecordPropertiesArgs): Promise<Record<string, Record<string, PropertyValues>>> {
-      const records = await mappedRecords(args);
-      const dialect = dialectFor(args);
-      const out: Record<string, Record<string, PropertyValues>> = {};
-      for (const property of args.properties) {
-        const values = await batchValues(dialect, property, args.propertyOptions[property.id], records);
-        for (const [recordId, value] of values) {
-          if (value === undefined) continue; // absent = no value
-          (out[recordId] ??= {})[property.id] = value;
-        }
-      }
-      return out;
-    },
-  };
+/**
+ * The same values as `recordProperty` per record, for a batch of records (up to 500, the core's
+ * batch) in one statement per property. Only for a source that maps to a unique property (the
+ * model's primary key): core 0.9 fans a batch's results out through the source mapping and fails on
+ * an empty one, so an unmapped source's batch is refused at once and the core imports its
+ * properties one record at a time, as before batching existed.
+ */
+export async function recordProperties(context: QueryConnectionContext, args: RecordPropertiesArgs): Promise<Record<string, Record<string, PropertyValues>>> {
+  const records = await mappedRecords(context, args);
+  const dialect = context.dialectFor(args);
+  const out: Record<string, Record<string, PropertyValues>> = {};
+  for (const property of args.properties) {
+    const values = await batchValues(context, dialect, property, args.propertyOptions[property.id], records);
+    for (const [recordId, value] of values) {
+      if (value === undefined) continue; // absent = no value
+      (out[recordId] ??= {})[property.id] = value;
+    }
+  }
+  return out;
 }

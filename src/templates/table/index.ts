@@ -1,49 +1,36 @@
-import type { Host } from "../host";
-import { DialectFactory, TABLE } from "./context";
-import { buildDiscovery } from "./discovery";
+import { coreMethod, ImportConnectionSpec, importConnectionHeader } from "../connection";
+import type { TableDialect } from "../dialect";
+import { TABLE } from "./context";
+import { propertyOptions, scheduleOptions, sourceFilters, sourceOptions, sourcePreview, uniquePropertyBootstrapOptions } from "./discovery";
 import { importRecords, sourceRunPercentComplete } from "./importRecords";
-import { buildProperties } from "./properties";
+import { recordProperties, recordProperty } from "./properties";
 
 export { TABLE, COLUMN, AGGREGATION, SORT_COLUMN, LEGACY_FILTER_OPERATIONS } from "./context";
 
-export interface TableConnectionSpec {
-  name: string;
-  displayName: string;
-  description: string;
-  apps: string[];
-  /** the dialect that serves a call, from the App's connection and options */
-  dialect: DialectFactory;
-  host: Host;
-}
+export type TableConnectionSpec = ImportConnectionSpec<TableDialect>;
 
 /**
  * A complete table import connection for the host: choose a table, map a column to records, import
  * rows by keyset pages, compute properties with the eight aggregations.
  */
 export function buildTableConnection(spec: TableConnectionSpec) {
-  const discovery = buildDiscovery(spec.dialect);
-  const { recordProperty, recordProperties } = buildProperties(spec.dialect);
   return {
-    name: spec.name,
-    displayName: spec.displayName,
-    description: spec.description,
-    direction: "import" as const,
-    apps: spec.apps,
+    ...importConnectionHeader(spec),
     supportIncrementalSchedule: true,
     options: [
       { key: TABLE, displayName: "Table", required: true, description: "the table or view to import from" },
     ],
     methods: {
-      sourceOptions: discovery.sourceOptions,
-      sourcePreview: discovery.sourcePreview,
-      sourceFilters: discovery.sourceFilters,
-      uniquePropertyBootstrapOptions: discovery.uniquePropertyBootstrapOptions,
-      propertyOptions: discovery.propertyOptions,
-      scheduleOptions: discovery.scheduleOptions,
+      sourceOptions: coreMethod(spec.dialect, sourceOptions),
+      sourcePreview: coreMethod(spec.dialect, sourcePreview),
+      sourceFilters: coreMethod(spec.dialect, sourceFilters),
+      uniquePropertyBootstrapOptions,
+      propertyOptions: coreMethod(spec.dialect, propertyOptions),
+      scheduleOptions: coreMethod(spec.dialect, scheduleOptions),
       importRecords: (args: Parameters<typeof importRecords>[2]) => importRecords(spec.dialect, spec.host, args),
-      sourceRunPercentComplete: (args: Parameters<typeof sourceRunPercentComplete>[1]) => sourceRunPercentComplete(spec.dialect, args),
-      recordProperty,
-      recordProperties,
+      sourceRunPercentComplete: coreMethod(spec.dialect, sourceRunPercentComplete),
+      recordProperty: coreMethod(spec.dialect, recordProperty),
+      recordProperties: coreMethod(spec.dialect, recordProperties),
     },
   };
 }
