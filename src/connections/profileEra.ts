@@ -1,10 +1,10 @@
 import type { FilterOperation } from "../templates/dialect";
-import type { HostFilter, HostProperty, HostRecord, Options, PropertyValues } from "../templates/host";
-import { LEGACY_FILTER_OPERATIONS } from "../templates/table";
+import type { HostFilter, HostProperty, HostRecord, HostSchedule, Options, PropertyValues } from "../templates/host";
 
 /**
  * The profile-era core (0.5.1) calls the same work by other names and shapes. This adapter turns a
- * connection built for core 0.9 into one that core 0.5.1 accepts, without copying a method:
+ * connection built for core 0.9 into one that core 0.5.1 accepts, without copying a method; what
+ * 0.5 sends is translated here on the way in, so the builders know only 0.9's contract:
  * - the connection names that 0.5 databases store (`postgres-table-import`, `postgres-query-import`);
  * - `app` beside `apps`;
  * - `profiles` = `importRecords` (same arguments and answer);
@@ -14,18 +14,47 @@ import { LEGACY_FILTER_OPERATIONS } from "../templates/table";
  *   a connection that skips the source mapping (the query source): it batches only for a mapped source,
  *   0.5 query sources have no mapping, and 0.5 would send every property through `profileProperties`;
  *   so there it keeps `profileProperty`, one query per profile;
- * - filter operations offered under their 0.5 names (`greater than`, `contains`, ...); both names are
- *   read back (see toColumnFilters).
- * Schedules of 0.5 have no `incremental` flag: the builders read a missing flag as incremental.
+ * - filter operations offered under their 0.5 names (`greater than`, `contains`, ...), which 0.5
+ *   stores and sends back: the filters of schedules and properties are read back in 0.9's names;
+ * - schedules of 0.5 have no `incremental` flag, and every run there continues from the previous
+ *   run's high watermark: they reach the builders as incremental.
  */
-export const PROFILE_ERA_NAMES: Record<string, string> = {
+const PROFILE_ERA_NAMES: Record<string, string> = {
   "postgres-import-table": "postgres-table-import",
   "postgres-import-query": "postgres-query-import",
 };
 
-const PROFILE_ERA_OPERATION: Record<string, string> = Object.fromEntries(
-  Object.entries(LEGACY_FILTER_OPERATIONS).map(([legacy, modern]) => [modern, legacy])
-);
+/** The filter names stored by profile-era cores for 0.9's operations (0.9's migration 94 renamed them). */
+const PROFILE_ERA_FILTER_OPERATIONS = new Map<string, FilterOperation>([
+  ["equals", "eq"],
+  ["does not equal", "ne"],
+  ["greater than", "gt"],
+  ["greater than or equal to", "gte"],
+  ["less than", "lt"],
+  ["less than or equal to", "lte"],
+  ["contains", "substring"],
+  ["does not contain", "notSubstring"],
+  ["in", "in"],
+  ["exists", "exists"],
+  ["does not exist", "notExists"],
+]);
+
+const OFFERED_OPERATION = new Map<string, string>([...PROFILE_ERA_FILTER_OPERATIONS].map(([profileEra, modern]) => [modern, profileEra]));
+
+/** 0.5 filters in 0.9's operation names; a name of neither era goes on as it is, for the builder to refuse. */
+function modernFilters(filters: HostFilter[] | undefined): HostFilter[] | undefined {
+  return filters?.map((filter) => ({ ...filter, op: PROFILE_ERA_FILTER_OPERATIONS.get(filter.op) ?? filter.op }));
+}
+
+/** What 0.5 passes to the schedule methods (`profiles`, `sourceRunPercentComplete`): its Schedule has no `incremental`. */
+interface ScheduleCall {
+  schedule?: { id?: string };
+  scheduleFilters?: HostFilter[];
+}
+
+function scheduleArgs<A extends ScheduleCall>(args: A): A & { schedule: HostSchedule } {
+  return { ...args, schedule: { id: args.schedule?.id, incremental: true }, scheduleFilters: modernFilters(args.scheduleFilters) };
+}
 
 /** A 0.5 Profile as the builders' record: its `properties()` is 0.9's `getProperties()`. */
 interface Profile {
@@ -50,23 +79,24 @@ interface Connection {
 export function forProfileEra<C extends Connection>(connection: C) {
   const m = connection.methods as Record<string, ((args: Record<string, unknown>) => Promise<unknown>) | undefined>;
   const methods: Record<string, unknown> = { ...m };
-  if (m.importRecords) methods.profiles = m.importRecords;
-  if (m.sourceFilters) {
-    const sourceFilters = m.sourceFilters;
+  const { importRecords, sourceRunPercentComplete, sourceFilters, recordProperty, recordProperties } = m;
+  if (importRecords) methods.profiles = (args: Record<string, unknown> & ScheduleCall) => importRecords(scheduleArgs(args));
+  if (sourceRunPercentComplete) {
+    methods.sourceRunPercentComplete = (args: Record<string, unknown> & ScheduleCall) => sourceRunPercentComplete(scheduleArgs(args));
+  }
+  if (sourceFilters) {
     methods.sourceFilters = async (args: Record<string, unknown>) =>
       ((await sourceFilters(args)) as { key: string; ops: FilterOperation[] }[]).map((f) => ({
         ...f,
-        ops: f.ops.map((op) => PROFILE_ERA_OPERATION[op] ?? op),
+        ops: f.ops.map((op) => OFFERED_OPERATION.get(op) ?? op),
       }));
   }
-  if (m.recordProperty) {
-    const recordProperty = m.recordProperty;
-    methods.profileProperty = (args: Record<string, unknown> & { profile: Profile }) =>
-      recordProperty({ ...args, record: asRecord(args.profile), recordId: args.profile.id });
+  if (recordProperty) {
+    methods.profileProperty = (args: Record<string, unknown> & { profile: Profile; propertyFilters?: HostFilter[] }) =>
+      recordProperty({ ...args, record: asRecord(args.profile), recordId: args.profile.id, propertyFilters: modernFilters(args.propertyFilters) });
   }
   if (connection.skipSourceMapping) delete methods.recordProperties;
-  else if (m.recordProperties) {
-    const recordProperties = m.recordProperties;
+  else if (recordProperties) {
     methods.profileProperties = async (
       args: Record<string, unknown> & { property: HostProperty; propertyOptions: Options; propertyFilters?: HostFilter[]; profiles: Profile[] }
     ) => {
@@ -75,7 +105,7 @@ export function forProfileEra<C extends Connection>(connection: C) {
         ...args,
         properties: [args.property],
         propertyOptions: { [id]: args.propertyOptions },
-        propertyFilters: { [id]: args.propertyFilters ?? [] },
+        propertyFilters: { [id]: modernFilters(args.propertyFilters) ?? [] },
         records: args.profiles.map(asRecord),
       })) as Record<string, Record<string, PropertyValues>>;
       const out: Record<string, PropertyValues> = {};

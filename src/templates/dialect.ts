@@ -10,6 +10,10 @@ export type PropertyType = "boolean" | "date" | "email" | "float" | "integer" | 
 export const FILTER_OPERATIONS = ["eq", "ne", "gt", "gte", "lt", "lte", "substring", "notSubstring", "in", "exists", "notExists"] as const;
 export type FilterOperation = (typeof FILTER_OPERATIONS)[number];
 
+export function isFilterOperation(op: string): op is FilterOperation {
+  return (FILTER_OPERATIONS as readonly string[]).includes(op);
+}
+
 export const AGGREGATION_METHODS = ["exact", "average", "count", "sum", "min", "max", "most recent value", "least recent value"] as const;
 export type AggregationMethod = (typeof AGGREGATION_METHODS)[number];
 

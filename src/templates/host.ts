@@ -2,7 +2,9 @@ import type { Row, Value } from "./dialect";
 
 /**
  * The parts of the host (a Grouparoo core) the builders touch, typed here rather than imported, so
- * that the builders load under any core era and in unit tests with a fake host.
+ * that the builders load under any core and in unit tests with a fake host. The shapes are core
+ * 0.9's; an older core's arguments are translated before they reach a builder
+ * (src/connections/profileEra.ts).
  */
 export interface HostRecord {
   id: string;
@@ -27,8 +29,8 @@ export interface HostFilter {
 
 export interface HostSchedule {
   id?: string;
-  /** undefined in cores that predate incremental schedules */
-  incremental?: boolean;
+  /** whether a run continues from the previous run's high watermark */
+  incremental: boolean;
 }
 
 export type Options = Record<string, unknown>;
@@ -50,7 +52,8 @@ export interface MethodArgs {
 }
 
 export interface ImportRecordsArgs extends MethodArgs {
-  schedule?: HostSchedule;
+  /** the core passes the schedule of the run; a source that has no incremental mode ignores it */
+  schedule: HostSchedule;
   scheduleOptions?: Options;
   scheduleFilters?: HostFilter[];
   properties?: HostProperty[];

@@ -1,25 +1,10 @@
-import { ColumnFilter, ColumnInfo, FilterOperation, FILTER_OPERATIONS, MissingObjectError, TableDialect } from "../dialect";
+import { ColumnFilter, ColumnInfo, FILTER_OPERATIONS, MissingObjectError, TableDialect, isFilterOperation } from "../dialect";
 import { HostFilter, MethodArgs, OptionError, optionText } from "../host";
 
 export const TABLE = "table";
 export const COLUMN = "column";
 export const AGGREGATION = "aggregationMethod";
 export const SORT_COLUMN = "sortColumn";
-
-/** The filter names stored by profile-era cores (0.5) for the same operations. */
-export const LEGACY_FILTER_OPERATIONS: Record<string, FilterOperation> = {
-  equals: "eq",
-  "does not equal": "ne",
-  "greater than": "gt",
-  "greater than or equal to": "gte",
-  "less than": "lt",
-  "less than or equal to": "lte",
-  contains: "substring",
-  "does not contain": "notSubstring",
-  in: "in",
-  exists: "exists",
-  "does not exist": "notExists",
-};
 
 export type DialectFactory = (args: MethodArgs) => TableDialect;
 
@@ -57,12 +42,12 @@ export async function findColumn(dialect: TableDialect, table: string, name: str
   return column;
 }
 
-/** Host filters to dialect filters, each checked against its column's type; legacy op names accepted. */
+/** Host filters to dialect filters, each checked against its column's type. */
 export async function toColumnFilters(dialect: TableDialect, table: string, filters: HostFilter[] | undefined, kind: "Property" | "Schedule"): Promise<ColumnFilter[]> {
   const out: ColumnFilter[] = [];
   for (const filter of filters ?? []) {
-    const op = (LEGACY_FILTER_OPERATIONS[filter.op] ?? filter.op) as FilterOperation;
-    if (!FILTER_OPERATIONS.includes(op)) {
+    const { op } = filter;
+    if (!isFilterOperation(op)) {
       throw new OptionError(kind, `filters`, `has an unknown operation "${filter.op}" on "${filter.key}" (known: ${FILTER_OPERATIONS.join(", ")})`);
     }
     const column = await findColumn(dialect, table, filter.key, kind, "filters");

@@ -5,7 +5,7 @@ import { propertyOptions, scheduleOptions, sourceFilters, sourceOptions, sourceP
 import { importRecords, sourceRunPercentComplete } from "./importRecords";
 import { recordProperties, recordProperty } from "./properties";
 
-export { TABLE, COLUMN, AGGREGATION, SORT_COLUMN, LEGACY_FILTER_OPERATIONS } from "./context";
+export { TABLE, COLUMN, AGGREGATION, SORT_COLUMN } from "./context";
 
 export type TableConnectionSpec = ImportConnectionSpec<TableDialect>;
 
