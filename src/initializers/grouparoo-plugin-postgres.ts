@@ -22,15 +22,15 @@ export class GrouparooPluginPostgres extends Initializer {
 
   async initialize() {
     // resolved from this plugin's folder: the host app's core
-    const core = require("@grouparoo/core") as { plugin: CorePluginApi };
+    const core = require("@grouparoo/core") as Record<string, unknown> & { plugin: CorePluginApi };
     const { plugin } = core;
     const host: Host = {
       createImports: (mapping, run, rows) => plugin.createImports(mapping, run, rows),
-      log: (message, level) => log(message, level === "warning" ? "warning" : level),
+      log,
     };
     const connections = [postgresTableConnection(host), postgresQueryConnection(host)];
     // a profile-era core (0.5.1) gets the same connections under its names and method shapes
-    const profileEra = coreEra(core as unknown as Record<string, unknown>) === "profiles";
+    const profileEra = coreEra(core) === "profiles";
     plugin.registerPlugin({
       name: packageJSON.name,
       icon: `/public/${packageJSON.name}/postgres.svg`,
