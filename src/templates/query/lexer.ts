@@ -142,6 +142,22 @@ function readQuoted(src: string, from: number, close: string, what: string, esca
   }
 }
 
+/** Just past the end of the block comment that starts at `start` (they nest in SQL), or -1 when it is not closed. */
+export function blockCommentEnd(text: string, start: number): number {
+  let depth = 0;
+  let i = start;
+  do {
+    if (text.startsWith("/*", i)) {
+      depth++;
+      i += 2;
+    } else if (text.startsWith("*/", i)) {
+      depth--;
+      i += 2;
+    } else i++;
+  } while (depth > 0 && i < text.length);
+  return depth === 0 ? i : -1;
+}
+
 /** Splits a query template into text, variables and literals that hold variables. */
 export function lexTemplate(src: string): Token[] {
   const tokens: Token[] = [];
@@ -192,19 +208,8 @@ export function lexTemplate(src: string): Token[] {
       continue;
     }
     if (c === "/" && next === "*") {
-      let depth = 0;
-      let j = i;
-      for (;;) {
-        if (j >= src.length) throw new TemplateError(`an unterminated /* comment starts at ${lineAndColumn(src, i)}`);
-        if (src.startsWith("/*", j)) {
-          depth++;
-          j += 2;
-        } else if (src.startsWith("*/", j)) {
-          depth--;
-          j += 2;
-          if (depth === 0) break;
-        } else j++;
-      }
+      const j = blockCommentEnd(src, i);
+      if (j < 0) throw new TemplateError(`an unterminated /* comment starts at ${lineAndColumn(src, i)}`);
       pushText(i, j, true);
       i = j;
       continue;

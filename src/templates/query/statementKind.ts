@@ -1,4 +1,4 @@
-import { TemplateError } from "./lexer";
+import { TemplateError, blockCommentEnd } from "./lexer";
 
 /**
  * Which kind of statement a user's SQL is, read from its words at the top level (outside literals,
@@ -28,18 +28,8 @@ function items(sql: string): Item[] {
     const c = sql[i];
     if (/\s/.test(c)) i++;
     else if (sql.startsWith("--", i)) skipTo(sql.indexOf("\n", i));
-    else if (sql.startsWith("/*", i)) {
-      let nesting = 0;
-      do {
-        if (sql.startsWith("/*", i)) {
-          nesting++;
-          i += 2;
-        } else if (sql.startsWith("*/", i)) {
-          nesting--;
-          i += 2;
-        } else i++;
-      } while (nesting > 0 && i < sql.length);
-    } else if (c === "'" || c === '"') {
+    else if (sql.startsWith("/*", i)) skipTo(blockCommentEnd(sql, i));
+    else if (c === "'" || c === '"') {
       // E'...' strings: a backslash escapes; '' and "" are doubled quotes
       const escapes = c === "'" && i > 0 && /[Ee]/.test(sql[i - 1]);
       i++;
