@@ -31,8 +31,8 @@ async function describeWalk(dialectFor: DialectFactory, args: ImportRecordsArgs 
   await naming("Source", TABLE, () => dialect.listColumns(table));
   await findColumn(dialect, table, keyColumn, "Source", "mapping");
   const filters = await toColumnFilters(dialect, table, args.scheduleFilters, "Schedule");
-  // cores before incremental schedules (0.5) always continue from the last watermark
-  const incremental = args.schedule?.incremental !== false;
+  // connections/profileEra.ts hands core 0.5's schedules (which have no flag) on as incremental
+  const incremental = args.schedule.incremental;
   const watermarkColumn = optionText(args.scheduleOptions, COLUMN);
   if (incremental) {
     if (!watermarkColumn) throw new OptionError("Schedule", COLUMN, "is required for an incremental schedule: choose a column that grows when a row changes");
@@ -93,7 +93,7 @@ function runKeyOf(run: unknown): string {
 }
 
 export interface WalkArgs extends MethodArgs {
-  schedule?: ImportRecordsArgs["schedule"];
+  schedule: ImportRecordsArgs["schedule"];
   scheduleOptions?: ImportRecordsArgs["scheduleOptions"];
   scheduleFilters?: ImportRecordsArgs["scheduleFilters"];
 }
