@@ -5,7 +5,7 @@ import type { HostProperty } from "../src/templates/host";
 import { freshDatabase, sql } from "./support/db";
 import { FakeHost, fakeRecord } from "./support/fakeHost";
 import { commandTag, cutHappened, FaultProxy } from "./support/faultProxy";
-import { recordingHost, runSchedule } from "./support/runs";
+import { runSchedule } from "./support/runs";
 
 /**
  * A connection broken at each point where a client is checked out of the pool: no unhandled 'error'
@@ -47,7 +47,8 @@ describe("a connection dropped while a client is checked out", () => {
   });
 
   async function walk(connection: PostgresConnection, incremental: boolean) {
-    const { host, imports } = recordingHost();
+    const host = new FakeHost();
+    const { importedRecords: imports } = host;
     const table = postgresTableConnection(host);
     await runSchedule(table.methods.importRecords, { connection, appOptions, sourceOptions: { table: "events" }, sourceMapping: { id: "eventId" } }, { incremental, column: "seen_at", limit: 200 });
     return { ids: imports.map((r) => r.eventId as number) };

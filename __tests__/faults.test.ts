@@ -1,7 +1,8 @@
 import { Client } from "pg";
 import { postgresTableConnection } from "../src/connections/tableImport";
 import { openConnection, PostgresConnection } from "../src/postgres";
-import { recordingHost, runSchedule } from "./support/runs";
+import { FakeHost } from "./support/fakeHost";
+import { runSchedule } from "./support/runs";
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { startPostgres, createDatabase } = require("../scripts/postgres-server");
 
@@ -10,7 +11,8 @@ describe("faults during a run", () => {
   let server: { url: string; restart(): Promise<void>; stop(): Promise<void> };
   let appOptions: Record<string, string>;
   let connection: PostgresConnection;
-  const { host, imports, logs } = recordingHost();
+  const host = new FakeHost();
+  const { importedRecords: imports, messages: logs } = host;
   const table = postgresTableConnection(host);
   const ROWS = 3000;
 

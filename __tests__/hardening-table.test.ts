@@ -4,7 +4,8 @@ import { postgresQueryConnection } from "../src/connections/queryImport";
 import { openConnection, PostgresConnection } from "../src/postgres";
 import { testApp } from "./support/app";
 import { freshDatabase, sql } from "./support/db";
-import { fakeRecord, recordingHost, runSchedule } from "./support/runs";
+import { FakeHost, fakeRecord } from "./support/fakeHost";
+import { runSchedule } from "./support/runs";
 
 /**
  * The table source against hostile objects and inputs, on a real server: an operator planted in
@@ -13,7 +14,8 @@ import { fakeRecord, recordingHost, runSchedule } from "./support/runs";
  * bytes, a batch size of Infinity, whitespace in the schema) fail naming the option, or just work.
  */
 
-const { host, imports } = recordingHost();
+const host = new FakeHost();
+const { importedRecords: imports } = host;
 const table = postgresTableConnection(host);
 const query = postgresQueryConnection(host);
 const m = table.methods;

@@ -4,8 +4,7 @@ import { parseSpec } from "../src/cloudquery/spec";
 import { PostgresConnection } from "../src/postgres";
 import { testApp } from "./support/app";
 import { Authority, Certificates } from "./support/certificates";
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const { startPostgres } = require("../scripts/postgres-server");
+import { PostgresServer, startTlsPostgres } from "./support/servers";
 
 /**
  * TLS modes as libpq has them, against a real server offering TLS with a certificate for
@@ -13,29 +12,18 @@ const { startPostgres } = require("../scripts/postgres-server");
  * verify-ca), and prefer / require verify the chain when ssl_ca is given.
  */
 
-interface Server {
-  url: string;
-  port: number;
-  user: string;
-  password: string;
-  stop(): Promise<void>;
-}
-
 const app = buildPostgresApp(() => {});
 let certificates: Certificates;
 let ca: Authority;
 let otherCa: Authority;
-let server: Server;
+let server: PostgresServer;
 
 beforeAll(async () => {
   certificates = new Certificates();
   ca = certificates.authority("gpp hardening CA");
   otherCa = certificates.authority("gpp hardening other CA");
   const certificate = certificates.server(ca, { dns: ["localhost"] });
-  server = await startPostgres({
-    settings: { ssl: "on", ssl_cert_file: "server.crt", ssl_key_file: "server.key" },
-    files: { "server.crt": certificate.cert, "server.key": certificate.key },
-  });
+  server = await startTlsPostgres(certificate);
 });
 
 afterAll(async () => {

@@ -6,6 +6,7 @@ import type { HostProperty, HostRecord, ImportRecordsResult } from "../src/templ
 import { FakeHost, fakeRecord } from "./support/fakeHost";
 import { freshDatabase, sql } from "./support/db";
 import { errorOf } from "./support/failures";
+import { runSchedule as driveSchedule } from "./support/runs";
 
 let host: FakeHost;
 let query: ReturnType<typeof postgresQueryConnection>;
@@ -153,27 +154,22 @@ describe("a schedule query", () => {
   /** Runs a whole schedule run, batch by batch, as the core does; returns the batches' results. */
   async function runSchedule(scheduleQuery: string, limit: number, propertyId = email.id, between?: (batch: number) => Promise<void>) {
     const results: ImportRecordsResult[] = [];
-    let sourceOffset: string | number = 0;
-    for (let batch = 0; batch < 1000; batch++) {
-      const result = await query.methods.importRecords({
-        connection,
-        appOptions,
-        scheduleOptions: { query: scheduleQuery, propertyId },
-        properties,
-        run: { id: "run_1" },
-        limit,
-        highWaterMark: {},
-        sourceOffset,
-      });
-      results.push(result);
-      expect(result.highWaterMark).toEqual({});
-      expect(typeof result.sourceOffset).toBe("string");
-      expect(result.sourceOffset.length).toBeLessThanOrEqual(SOURCE_OFFSET_MAX);
-      if (result.importsCount === 0) return results;
-      sourceOffset = result.sourceOffset;
-      if (between) await between(batch);
-    }
-    throw new Error("the run did not end");
+    const run = await driveSchedule(query.methods.importRecords, { connection, appOptions, properties }, {
+      incremental: false,
+      scheduleOptions: { query: scheduleQuery, propertyId },
+      runId: "run_1",
+      limit,
+      maxBatches: 1000,
+      async onBatch(result, batch) {
+        results.push(result);
+        expect(result.highWaterMark).toEqual({});
+        expect(typeof result.sourceOffset).toBe("string");
+        expect(result.sourceOffset.length).toBeLessThanOrEqual(SOURCE_OFFSET_MAX);
+        if (result.importsCount > 0 && between) await between(batch);
+      },
+    });
+    if (run.capped) throw new Error("the run did not end");
+    return results;
   }
 
   /** the distinct non-null first-column values of a query, as text */

@@ -5,11 +5,13 @@ import { openConnection, parseSettings, PostgresConnection } from "../src/postgr
 import { testApp } from "./support/app";
 import { Authority, Certificates } from "./support/certificates";
 import { freshDatabase, sql } from "./support/db";
-import { recordingHost, runSchedule } from "./support/runs";
+import { FakeHost } from "./support/fakeHost";
+import { runSchedule } from "./support/runs";
+import { PostgresServer, startTlsPostgres } from "./support/servers";
 import { Bastion, KeyPair, SshWorkspace } from "./support/sshd";
 import { call, init, removeTemporaryFolders, RunningPlugin, rowsOf, startPlugin, stopDecoder, sync, v3 } from "./cloudquery/support/plugin";
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { startPostgres, freePort } = require("../scripts/postgres-server");
+const { freePort } = require("../scripts/postgres-server");
 
 /**
  * SSH tunnels through a real OpenSSH bastion (Debian's sshd on a loopback port, its own config, host
@@ -94,7 +96,8 @@ async function expectTestFailure(appOptions: Record<string, string>, ...patterns
 }
 
 describe("importing through the tunnel", () => {
-  const { host, imports, logs: runLogs } = recordingHost();
+  const host = new FakeHost();
+  const { importedRecords: imports, messages: runLogs } = host;
   const table = postgresTableConnection(host);
 
   beforeEach(() => imports.splice(0));
@@ -212,7 +215,8 @@ describe("failures say which side failed, within connect_timeout", () => {
 });
 
 describe("a bastion restarted in the middle of a run", () => {
-  const { host, imports, logs: runLogs } = recordingHost();
+  const host = new FakeHost();
+  const { importedRecords: imports, messages: runLogs } = host;
   const table = postgresTableConnection(host);
 
   test.each([
@@ -249,16 +253,13 @@ describe("a bastion restarted in the middle of a run", () => {
 describe("verify-full TLS through the tunnel checks the database's real host name, not the local forwarder's", () => {
   let certificates: Certificates;
   let ca: Authority;
-  let tlsServer: { port: number; user: string; password: string; stop(): Promise<void> };
+  let tlsServer: PostgresServer;
 
   beforeAll(async () => {
     certificates = new Certificates();
     ca = certificates.authority("gpp ssh test CA");
     const server = certificates.server(ca, { dns: ["localhost"] });
-    tlsServer = await startPostgres({
-      settings: { ssl: "on", ssl_cert_file: "server.crt", ssl_key_file: "server.key" },
-      files: { "server.crt": server.cert, "server.key": server.key },
-    });
+    tlsServer = await startTlsPostgres(server);
   });
 
   afterAll(async () => {

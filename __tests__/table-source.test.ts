@@ -2,9 +2,11 @@ import { postgresTableConnection } from "../src/connections/tableImport";
 import { forProfileEra } from "../src/connections/profileEra";
 import { openConnection, PostgresConnection } from "../src/postgres";
 import { freshDatabase, sql } from "./support/db";
-import { fakeRecord, recordingHost, runSchedule } from "./support/runs";
+import { FakeHost, fakeRecord } from "./support/fakeHost";
+import { runSchedule } from "./support/runs";
 
-const { host, imports, logs } = recordingHost();
+const host = new FakeHost();
+const { importedRecords: imports, messages: logs } = host;
 const table = postgresTableConnection(host);
 const m = table.methods;
 // the same connection as a profile-era core (0.5.1) sees it; its methods take 0.5's shapes

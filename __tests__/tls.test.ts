@@ -5,24 +5,13 @@ import { Client } from "pg";
 import { buildPostgresApp } from "../src/app/postgresApp";
 import { PostgresConnection, normalizePem, openConnection, parseSettings } from "../src/postgres";
 import { Authority, Certificates } from "./support/certificates";
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const { startPostgres } = require("../scripts/postgres-server");
+import { PostgresServer as Server, startPostgres, startTlsPostgres } from "./support/servers";
 
 /**
  * The App's TLS modes against real PostgreSQL servers: one that REQUIRES TLS, with a certificate for
  * DNS:localhost signed by a CA made here, and one without TLS. Connecting to `localhost` matches the
  * certificate, connecting to `127.0.0.1` (the same server) does not.
  */
-interface Server {
-  url: string;
-  dataDir: string;
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  stop(): Promise<void>;
-}
-
 const logged: string[] = [];
 const errors: string[] = [];
 const app = buildPostgresApp((message) => logged.push(message));
@@ -41,16 +30,10 @@ beforeAll(async () => {
   const server = certificates.server(ca, { dns: ["localhost"] });
   const otherName = certificates.server(ca, { dns: ["db.example.test"], ip: ["127.0.0.1"] });
   [tlsServer, plainServer, otherNameServer] = await Promise.all([
-    startPostgres({
-      settings: { ssl: "on", ssl_cert_file: "server.crt", ssl_key_file: "server.key" },
-      files: { "server.crt": server.cert, "server.key": server.key },
-    }),
+    startTlsPostgres(server),
     startPostgres({ settings: { ssl: "off" } }),
     // a certificate for another name and for the IP address 127.0.0.1 (TLS offered, not required)
-    startPostgres({
-      settings: { ssl: "on", ssl_cert_file: "server.crt", ssl_key_file: "server.key" },
-      files: { "server.crt": otherName.cert, "server.key": otherName.key },
-    }),
+    startTlsPostgres(otherName),
   ]);
   await requireTls(tlsServer);
 });

@@ -12,7 +12,8 @@
 //
 //   node bench/cloudquery.js [--rows 1000000] [--rows-large 2000000] [--sdk-rows 20000] [--batch-size 10000]
 //
-// Compiles the package with tsc into a private folder first (a concurrent `npm run build` empties dist/).
+// Builds the package into a private folder first (scripts/lib/package-build.js: a concurrent
+// `npm run build` empties dist/).
 // Uses DATABASE_URL / PG* when set, else an embedded server (scripts/postgres-server.js).
 // Prints a table and writes bench/results/cloudquery-latest.json.
 "use strict";
@@ -25,32 +26,12 @@ const { Client } = require("pg");
 const grpc = require("@grpc/grpc-js");
 const { pluginV3 } = require("@cloudquery/plugin-pb-javascript");
 const { serverFromEnvironmentOrEmbedded, createDatabase, freePort } = require("../scripts/postgres-server");
+const { parseArgs } = require("../scripts/lib/args");
+const { buildPackage } = require("../scripts/lib/package-build");
 
 const ROOT = path.join(__dirname, "..");
 const v3 = pluginV3.cloudquery.plugin.v3;
 const COMMAND = "node bench/cloudquery.js";
-
-/**
- * The package compiled with tsc into a private folder (beside a copy of package.json and a link to
- * node_modules), so that a concurrent `npm run build` (which empties dist/) cannot pull it away.
- */
-function buildPackage() {
-  const folder = fs.mkdtempSync(path.join(os.tmpdir(), "cq-source-postgres-bench-"));
-  execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", "tsconfig.build.json", "--outDir", path.join(folder, "dist")], { cwd: ROOT, stdio: "inherit" });
-  fs.copyFileSync(path.join(ROOT, "package.json"), path.join(folder, "package.json"));
-  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(folder, "node_modules"), "dir");
-  return folder;
-}
-
-function parseArgs(argv) {
-  const out = { rows: 1000000, rowsLarge: 2000000, sdkRows: 20000, batchSize: 10000 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i].replace(/^--/, "").replace(/-([a-z])/g, (_, c) => c.toUpperCase());
-    if (!(key in out)) throw new Error(`unknown option ${argv[i]} (options: --rows, --rows-large, --sdk-rows, --batch-size)`);
-    out[key] = Number(argv[i + 1]);
-  }
-  return out;
-}
 
 async function ensureTable(url, name, rows) {
   const client = new Client({ connectionString: url });
@@ -203,8 +184,8 @@ function row(name, r, note) {
 }
 
 async function main() {
-  const options = parseArgs(process.argv.slice(2));
-  const packageFolder = buildPackage();
+  const options = parseArgs(process.argv.slice(2), { rows: 1000000, rowsLarge: 2000000, sdkRows: 20000, batchSize: 10000 });
+  const packageFolder = buildPackage({ prefix: "cq-source-postgres-bench-" });
   const arrow = await import("@cloudquery/plugin-sdk-javascript/arrow");
   const server = await serverFromEnvironmentOrEmbedded();
   try {

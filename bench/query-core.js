@@ -17,7 +17,9 @@
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
-const { parseArgs, seconds, fmt, int, renderTable, writeJson, machine, commandLine, loadNote, ROOT } = require("./lib");
+const { parseArgs } = require("../scripts/lib/args");
+const { ROOT } = require("./lib");
+const { seconds, fmt, int, renderTable, writeJson, machine, commandLine, loadNote } = require("./report");
 
 const opts = parseArgs(process.argv.slice(2), { records: 10000, purchases: 0 });
 if (!opts.purchases) opts.purchases = opts.records * 10;

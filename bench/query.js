@@ -21,23 +21,9 @@
 
 const path = require("path");
 const { Client } = require("pg");
-const {
-  parseArgs,
-  appOptionsFrom,
-  loadOurs,
-  loadOriginal,
-  seconds,
-  fmt,
-  int,
-  renderTable,
-  writeJson,
-  machine,
-  serverVersion,
-  commandLine,
-  loadNote,
-  buildPurchases,
-  ROOT,
-} = require("./lib");
+const { parseArgs } = require("../scripts/lib/args");
+const { appOptionsFrom, loadOurs, loadOriginal, buildPurchases, ROOT } = require("./lib");
+const { seconds, fmt, int, renderTable, writeJson, machine, serverVersion, commandLine, loadNote } = require("./report");
 
 const opts = parseArgs(process.argv.slice(2), {
   records: 10000,

@@ -15,7 +15,8 @@
 
 const path = require("path");
 const { Client } = require("pg");
-const { parseArgs, ROOT } = require("./lib");
+const { parseArgs } = require("../scripts/lib/args");
+const { ROOT } = require("./lib");
 
 const opts = parseArgs(process.argv.slice(2), { queries: 1000, repeat: 3, database: "gpp_bench_session_reset" });
 // a new connection per query (SCRAM authentication each time) is far slower: a tenth of the queries

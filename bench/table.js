@@ -17,25 +17,10 @@
 const path = require("path");
 const { spawn } = require("child_process");
 const { Client } = require("pg");
-const {
-  parseArgs,
-  appOptionsFrom,
-  loadOurs,
-  loadOriginal,
-  ImportCounter,
-  driveSchedule,
-  seconds,
-  fmt,
-  int,
-  renderTable,
-  writeJson,
-  machine,
-  serverVersion,
-  commandLine,
-  loadNote,
-  buildPurchases,
-  ROOT,
-} = require("./lib");
+const { parseArgs } = require("../scripts/lib/args");
+const { driveSchedule } = require("../scripts/lib/schedule-driver");
+const { appOptionsFrom, loadOurs, loadOriginal, ImportCounter, buildPurchases, ROOT } = require("./lib");
+const { seconds, fmt, int, renderTable, writeJson, machine, serverVersion, commandLine, loadNote } = require("./report");
 
 const DEFAULTS = {
   rows: 1000000,

@@ -16,7 +16,7 @@
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
-const { parseArgs } = require("./lib");
+const { parseArgs } = require("../scripts/lib/args");
 const { startPostgres, createDatabase, freePort, sql } = require("../scripts/postgres-server");
 const { startRedis, redisCommand } = require("../scripts/topology/redis-server");
 const { clusterEnv, createCustomers, startCoreProcess, taskSuccesses } = require("../scripts/topology/cluster");

@@ -14,6 +14,7 @@ const fs = require("fs");
 const { startPostgres, createDatabase, freePort } = require("./postgres-server");
 const { bootCore, runSchedule, processImports } = require("./lib/core-driver");
 const { timePluginMethods } = require("./lib/plugin-time");
+const { parseArgs: parseOptions } = require("./lib/args");
 
 // The whole story (two runs, the change picked up, the summary) in under a minute on a shared 2-core
 // machine: the core stores a few dozen records a second there, and its boot (some 100 migrations of its
@@ -22,21 +23,8 @@ const DEFAULT_USERS = 500;
 const PLUGIN_ROOT = path.join(__dirname, "..");
 
 function parseArgs(argv) {
-  const args = { users: 10000, purchases: undefined, url: process.env.DEMO_SOURCE_URL, config: undefined, changes: 25 };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${flag} needs a value`);
-      return argv[++i];
-    };
-    if (flag === "--users") args.users = Number(value());
-    else if (flag === "--purchases") args.purchases = Number(value());
-    else if (flag === "--url") args.url = value();
-    else if (flag === "--config") args.config = path.resolve(value());
-    else if (flag === "--changes") args.changes = Number(value());
-    else if (flag === "--help" || flag === "-h") args.help = true;
-    else throw new Error(`unknown option ${flag} (try --help)`);
-  }
+  const args = parseOptions(argv, { users: 10000, purchases: undefined, url: process.env.DEMO_SOURCE_URL, config: undefined, changes: 25, help: false }, { numbers: ["purchases"] });
+  if (args.config) args.config = path.resolve(args.config);
   if (!Number.isInteger(args.users) || args.users < 1) throw new Error("--users must be a whole number above 0");
   if (args.purchases === undefined) args.purchases = args.users * 10;
   return args;

@@ -4,15 +4,21 @@ import type { Row } from "../../src/templates/dialect";
 /** A host that keeps what the plugin hands it: the imports it creates and the lines it logs. */
 export class FakeHost implements Host {
   readonly imports: { mapping: SourceMapping; run: unknown; rows: Row[] }[] = [];
+  /** every imported row as the core keeps it: `{ <property key>: value }` through the mapping */
+  readonly importedRecords: Row[] = [];
   readonly logs: { message: string; level: string }[] = [];
+  /** the logged messages alone; a test may push a connection's own log lines here too */
+  readonly messages: string[] = [];
 
   async createImports(mapping: SourceMapping, run: unknown, rows: Row[]) {
     this.imports.push({ mapping, run, rows: rows.map((r) => ({ ...r })) });
+    for (const row of rows) this.importedRecords.push(Object.fromEntries(Object.keys(mapping).map((column) => [mapping[column], row[column]])));
     return rows;
   }
 
   log(message: string, level: "info" | "warning" | "error") {
     this.logs.push({ message, level });
+    this.messages.push(message);
   }
 
   /** every imported row's mapped value, in import order */

@@ -1,28 +1,12 @@
-import type { Row } from "../../src/templates/dialect";
-import type { HighWaterMark, HostFilter, HostRecord, ImportRecordsArgs, ImportRecordsResult } from "../../src/templates/host";
-
-/** A host that records what the plugin imports, as the core's createImports would receive it. */
-export function recordingHost() {
-  const imports: Row[] = [];
-  const logs: string[] = [];
-  return {
-    imports,
-    logs,
-    host: {
-      async createImports(mapping: Record<string, string>, _run: unknown, rows: Row[]) {
-        // the core keeps the mapped columns of each row
-        for (const row of rows) imports.push(Object.fromEntries(Object.keys(mapping).map((k) => [mapping[k], row[k]])));
-      },
-      log(message: string) {
-        logs.push(message);
-      },
-    },
-  };
-}
+import type { HighWaterMark, HostFilter, ImportRecordsArgs, ImportRecordsResult } from "../../src/templates/host";
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { driveSchedule } = require("../../scripts/lib/schedule-driver");
 
 export interface RunOptions {
   incremental: boolean;
   column?: string;
+  /** the schedule's options when they are not a watermark column (a query source's `query`) */
+  scheduleOptions?: Record<string, unknown>;
   filters?: HostFilter[];
   limit?: number;
   /** the previous run's high watermark (incremental schedules start from it) */
@@ -30,50 +14,40 @@ export interface RunOptions {
   maxBatches?: number;
   /** the run's id (the core's Run#id), "run_test" by default */
   runId?: string;
+  /** sees each batch's response before the next batch is asked for */
+  onBatch?: (response: ImportRecordsResult, batch: number) => Promise<void> | void;
+}
+
+export interface RunResult {
+  highWaterMark: HighWaterMark;
+  /** each batch's importsCount, the last 0 unless the run was capped */
+  batches: number[];
+  /** whether maxBatches stopped the run before a batch imported nothing */
+  capped: boolean;
 }
 
 /**
- * Drives importRecords the way core 0.9's schedule:run does: one call per batch, the first with
- * sourceOffset 0, highWaterMark fed back only for incremental schedules ({} otherwise), until a
- * batch imports nothing. Returns the last high watermark and the batches' sizes.
+ * Drives importRecords the way core 0.9's schedule:run does (scripts/lib/schedule-driver.js, the
+ * benchmarks' driver too): one call per batch, the first with sourceOffset 0, highWaterMark fed back
+ * only for incremental schedules ({} otherwise), until a batch imports nothing.
  */
 export async function runSchedule(
   importRecords: (args: ImportRecordsArgs) => Promise<ImportRecordsResult>,
   base: Omit<ImportRecordsArgs, "run" | "limit" | "highWaterMark" | "sourceOffset" | "schedule" | "scheduleOptions" | "scheduleFilters">,
   options: RunOptions
-) {
-  let highWaterMark: HighWaterMark = options.incremental && options.previous ? options.previous : {};
-  let sourceOffset: string | number = 0;
-  const batches: number[] = [];
-  for (let i = 0; i < (options.maxBatches ?? 100000); i++) {
-    const response = await importRecords({
-      ...base,
-      schedule: { incremental: options.incremental },
-      scheduleOptions: options.column ? { column: options.column } : {},
-      scheduleFilters: options.filters ?? [],
-      run: { id: options.runId ?? "run_test" },
-      limit: options.limit ?? 1000,
-      highWaterMark,
-      sourceOffset,
-    });
-    if (String(response.sourceOffset).length > 191) throw new Error(`sourceOffset longer than 191: ${response.sourceOffset}`);
-    // the core stores the high watermark as JSON text
-    highWaterMark = options.incremental ? JSON.parse(JSON.stringify(response.highWaterMark)) : {};
-    sourceOffset = response.sourceOffset || 0;
-    batches.push(response.importsCount);
-    if (response.importsCount === 0) break;
-  }
-  return { highWaterMark, batches };
-}
-
-/** A record as the core hands it to property methods. */
-export function fakeRecord(id: string, properties: Record<string, unknown[]>): HostRecord {
-  return {
-    id,
-    createdAt: new Date("2024-01-01T00:00:00Z"),
-    updatedAt: new Date("2024-01-02T00:00:00Z"),
-    async getProperties() {
-      return Object.fromEntries(Object.entries(properties).map(([k, values]) => [k, { values }]));
-    },
-  };
+): Promise<RunResult> {
+  const run = await driveSchedule({
+    importRecords,
+    args: base,
+    incremental: options.incremental,
+    column: options.column,
+    ...(options.scheduleOptions ? { scheduleOptions: options.scheduleOptions } : {}),
+    filters: options.filters ?? [],
+    limit: options.limit ?? 1000,
+    previousHighWaterMark: options.previous ?? {},
+    runId: options.runId ?? "run_test",
+    maxBatches: options.maxBatches ?? 100000,
+    onBatch: options.onBatch,
+  });
+  return { highWaterMark: run.highWaterMark, batches: run.importsPerBatch, capped: run.capped };
 }

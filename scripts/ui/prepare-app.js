@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// Prepares a Grouparoo app folder the way a user installs this plugin: `npm pack` the plugin, then
-// `npm install --ignore-scripts` the .tgz with @grouparoo/core, @grouparoo/ui-config and the
-// `grouparoo` CLI into an app whose package.json lists the plugin in `grouparoo.plugins`.
+// Prepares a Grouparoo app folder the way a user installs this plugin: build and `npm pack` the plugin
+// (scripts/lib/package-build.js: compiled as `npm run build` does, into a private folder that no
+// concurrent build of this checkout can change), then `npm install --ignore-scripts` the .tgz with
+// @grouparoo/core, @grouparoo/ui-config and the `grouparoo` CLI into an app whose package.json lists
+// the plugin in `grouparoo.plugins`.
 //
 // The app folder (~800 packages, about a minute to install) is cached in the OS temp dir under a
-// name that hashes the versions it depends on; the plugin itself is packed and re-installed on every
-// call, and the installed copy is checked against this checkout's `dist/` so the caller always runs
-// the current build. Run `npm run build` first.
+// name that hashes the versions it depends on; the plugin itself is built, packed and re-installed on
+// every call, and the installed copy is checked against that build, so the caller always runs the
+// current sources.
 //
 //   node scripts/ui/prepare-app.js      # prints the app folder
 "use strict";
@@ -17,6 +19,7 @@ const path = require("path");
 const crypto = require("crypto");
 const { spawnSync } = require("child_process");
 const { isAlive } = require("../postgres-server");
+const { buildPackage, packPackage } = require("../lib/package-build");
 
 const PLUGIN_ROOT = path.join(__dirname, "..", "..");
 const GROUPAROO_VERSION = "0.9.0";
@@ -114,16 +117,15 @@ function listFiles(dir, base = dir) {
   return out.sort();
 }
 
-/** Throws unless the installed plugin is a real folder holding exactly this checkout's build. */
-function checkInstalledCopy(appDir, pluginRoot, name) {
+/** Throws unless the installed plugin is a real folder holding exactly the build in `buildFolder`. */
+function checkInstalledCopy(appDir, buildFolder, name) {
   const installed = path.join(appDir, "node_modules", name);
   const stat = fs.lstatSync(installed);
   if (stat.isSymbolicLink()) throw new Error(`${installed} is a symlink: the app must hold a packed install`);
   if (fs.existsSync(path.join(installed, "node_modules", "@grouparoo", "core"))) {
     throw new Error(`${installed} has its own @grouparoo/core: the core would refuse two copies of itself`);
   }
-  const builtDist = path.join(pluginRoot, "dist");
-  if (!fs.existsSync(builtDist)) throw new Error(`${builtDist} is missing: run \`npm run build\` first`);
+  const builtDist = path.join(buildFolder, "dist");
   const want = listFiles(builtDist).filter((f) => !f.endsWith(".tsbuildinfo"));
   const have = listFiles(path.join(installed, "dist"));
   const differs = want.filter((f) => !have.includes(f) || sha256(fs.readFileSync(path.join(builtDist, f))) !== sha256(fs.readFileSync(path.join(installed, "dist", f))));
@@ -138,48 +140,40 @@ function checkInstalledCopy(appDir, pluginRoot, name) {
  * app folder stays locked until `release()` is called (a test that serves from it holds it, so that a
  * parallel run waits instead of reinstalling the plugin under it); otherwise `release` does nothing.
  */
-async function prepareApp({ pluginRoot = PLUGIN_ROOT, log = () => {}, hold = false } = {}) {
+async function prepareApp({ log = () => {}, hold = false } = {}) {
   const started = Date.now();
-  const pkg = pluginPackage(pluginRoot);
+  const pkg = pluginPackage();
   const appDir = path.join(os.tmpdir(), `gpp-ui-app-${cacheKey(pkg)}`);
   const release = await acquireLock(`${appDir}.lock`);
   process.once("exit", release);
   try {
-    // dist/ may be rebuilt while we pack (another build in the same checkout): pack again then
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const installed = packAndInstall(pluginRoot, pkg, appDir, log);
-        const shim = path.join(appDir, "fake-node16.js");
-        fs.writeFileSync(shim, NODE16_SHIM);
-        if (!hold) release();
-        return { ...installed, appDir, seconds: (Date.now() - started) / 1000, shim, pluginName: pkg.name, release };
-      } catch (error) {
-        if (attempt >= 3 || !/differs from/.test(error.message)) throw error;
-        log(`${error.message}: packing again`);
-        await new Promise((resolve) => setTimeout(resolve, 2000));
-      }
-    }
+    const installed = packAndInstall(pkg, appDir, log);
+    const shim = path.join(appDir, "fake-node16.js");
+    fs.writeFileSync(shim, NODE16_SHIM);
+    if (!hold) release();
+    return { ...installed, appDir, seconds: (Date.now() - started) / 1000, shim, pluginName: pkg.name, release };
   } catch (error) {
     release();
     throw error;
   }
 }
 
-function packAndInstall(pluginRoot, pkg, appDir, log) {
-  // 1. pack the plugin as it would be published
-  const packDir = fs.mkdtempSync(path.join(os.tmpdir(), "gpp-ui-pack-"));
-  let tgzName;
+function packAndInstall(pkg, appDir, log) {
+  // 1. build and pack the plugin as it would be published
+  const build = buildPackage({ prefix: "gpp-ui-pack-", published: true });
   try {
-    const packed = JSON.parse(npm(["pack", "--json", "--pack-destination", packDir], pluginRoot));
-    const packedFile = path.join(packDir, packed[0].filename);
-    tgzName = `plugin-${sha256(fs.readFileSync(packedFile)).slice(0, 16)}.tgz`;
+    const packedFile = packPackage(build, build, cleanEnv());
+    const tgzName = `plugin-${sha256(fs.readFileSync(packedFile)).slice(0, 16)}.tgz`;
     if (!fs.existsSync(path.join(appDir, ".base-ready"))) fs.rmSync(appDir, { recursive: true, force: true });
     fs.mkdirSync(appDir, { recursive: true });
     fs.copyFileSync(packedFile, path.join(appDir, tgzName));
+    return installPacked(pkg, appDir, tgzName, build, log);
   } finally {
-    fs.rmSync(packDir, { recursive: true, force: true });
+    fs.rmSync(build, { recursive: true, force: true });
   }
+}
 
+function installPacked(pkg, appDir, tgzName, build, log) {
   // 2. install: everything the first time, then only the freshly packed plugin
   let installedBase = false;
   if (!fs.existsSync(path.join(appDir, ".base-ready"))) {
@@ -210,7 +204,7 @@ function packAndInstall(pluginRoot, pkg, appDir, log) {
   for (const file of fs.readdirSync(appDir)) {
     if (/^plugin-[0-9a-f]+\.tgz$/.test(file) && file !== tgzName) fs.rmSync(path.join(appDir, file));
   }
-  checkInstalledCopy(appDir, pluginRoot, pkg.name);
+  checkInstalledCopy(appDir, build, pkg.name);
   return { tgz: path.join(appDir, tgzName), installedBase };
 }
 

@@ -5,7 +5,8 @@ import * as path from "path";
 import { Worker } from "worker_threads";
 import * as grpc from "@grpc/grpc-js";
 import { discovery1, pluginV3 } from "@cloudquery/plugin-pb-javascript";
-import * as ts from "typescript";
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const packageBuild = require("../../../scripts/lib/package-build");
 
 /**
  * Drives the CloudQuery plugin as the CLI does: the package is built (every `src/**` file transpiled
@@ -15,26 +16,13 @@ import * as ts from "typescript";
  */
 
 export const v3 = pluginV3.cloudquery.plugin.v3;
-const ROOT = path.join(__dirname, "..", "..", "..");
 
 let built: string | undefined;
 
-/** A private build of the package; returns its folder (with dist/, package.json and node_modules). */
+/** A private build of the package (scripts/lib/package-build.js), once per test file; returns its folder. */
 export function buildPackage(): string {
   if (built) return built;
-  const folder = fs.mkdtempSync(path.join(os.tmpdir(), "cq-source-postgres-test-"));
-  const tsconfig = ts.readConfigFile(path.join(ROOT, "tsconfig.json"), ts.sys.readFile).config;
-  const { options } = ts.convertCompilerOptionsFromJson(tsconfig.compilerOptions, ROOT);
-  const walk = (dir: string): string[] =>
-    fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith(".ts") ? [path.join(dir, e.name)] : []));
-  for (const file of walk(path.join(ROOT, "src"))) {
-    const out = path.join(folder, "dist", path.relative(path.join(ROOT, "src"), file)).replace(/\.ts$/, ".js");
-    const { outputText } = ts.transpileModule(fs.readFileSync(file, "utf8"), { compilerOptions: { ...options, declaration: false }, fileName: file });
-    fs.mkdirSync(path.dirname(out), { recursive: true });
-    fs.writeFileSync(out, outputText);
-  }
-  fs.copyFileSync(path.join(ROOT, "package.json"), path.join(folder, "package.json"));
-  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(folder, "node_modules"), "dir");
+  const folder: string = packageBuild.buildPackage({ prefix: "cq-source-postgres-test-" });
   built = folder;
   temporaryFolders.push(folder);
   return folder;
