@@ -2,6 +2,8 @@ import { Client } from "pg";
 import { helper } from "./support/core";
 import { freshDatabase, sql } from "./support/db";
 import { recordsByKey, runCoreTimers, runScheduleInCore } from "./support/coreRuns";
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { readyProperty, usersTableSource } = require("./support/coreModels");
 
 // Through the real @grouparoo/core 0.9.0: a row committed late by a long transaction is imported by
 // a later run; a row deleted at the source removes its record (confirmRecords); a key inserted again
@@ -24,19 +26,9 @@ beforeAll(async () => {
     `CREATE TABLE users (id int PRIMARY KEY, first_name text, updated_at timestamptz NOT NULL);
      INSERT INTO users SELECT i, 'Name' || i, now() - interval '1 hour' - i * interval '1 second' FROM generate_series(1, ${USERS}) i;`
   );
-  const { App, GrouparooModel, Source, Property, Schedule } = core();
-  const app = await App.create({ name: "warehouse", type: "postgres" });
-  await app.setOptions({ ...db.appOptions, settle_window: "1" });
-  await app.update({ state: "ready" });
-  const model = await GrouparooModel.create({ name: "Users", type: "profile" });
-  const users = await Source.create({ name: "users", type: "postgres-import-table", appId: app.id, modelId: model.id });
-  await users.setOptions({ table: "users" });
-  await users.bootstrapUniqueProperty({ key: "userId", type: "integer", mappedColumn: "id" });
-  await users.setMapping({ id: "userId" });
-  await users.update({ state: "ready" });
-  const firstName = await Property.create({ key: "firstName", type: "string", sourceId: users.id });
-  await firstName.setOptions({ column: "first_name", aggregationMethod: "exact" });
-  await firstName.update({ state: "ready" });
+  const { Property, Schedule } = core();
+  const { users } = await usersTableSource(core(), { ...db.appOptions, settle_window: "1" });
+  await readyProperty(Property, { sourceId: users.id, key: "firstName", type: "string", options: { column: "first_name", aggregationMethod: "exact" } });
   schedule = await Schedule.create({ name: "users by updated_at", sourceId: users.id, recurring: false, incremental: true, confirmRecords: true });
   await schedule.setOptions({ column: "updated_at" });
   await schedule.update({ state: "ready" });

@@ -3,6 +3,8 @@ process.env.GROUPAROO_IMPORTS_BATCH_SIZE = "1000";
 import { helper } from "./support/core";
 import { freshDatabase, sql } from "./support/db";
 import { CoreRunResult, runScheduleInCore } from "./support/coreRuns";
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { readyProperty, usersTableSource } = require("./support/coreModels");
 
 // the real @grouparoo/core 0.9.0 computes query properties of a few thousand records with this plugin
 helper.grouparooTestServer({ truncate: true, enableTestPlugin: false });
@@ -83,30 +85,17 @@ describe("query properties in batches through the real core 0.9.0", () => {
          FROM generate_series(1, ${USERS * 4}) i, LATERAL (SELECT 1 + (i * 7919) % ${USERS - 200} AS u) AS pick;`
     );
 
-    const { App, GrouparooModel, Source, Property, Schedule } = core();
-    app = await App.create({ name: "warehouse", type: "postgres" });
-    await (app as unknown as { setOptions(o: unknown): Promise<void> }).setOptions(db.appOptions);
-    await (app as unknown as { update(o: unknown): Promise<void> }).update({ state: "ready" });
-    const model = await GrouparooModel.create({ name: "Users", type: "profile" });
-
-    const users = await Source.create({ name: "users", type: "postgres-import-table", appId: (app as unknown as { id: string }).id, modelId: model.id });
-    await users.setOptions({ table: "users" });
-    await users.bootstrapUniqueProperty({ key: "userId", type: "integer", mappedColumn: "id" });
-    await users.setMapping({ id: "userId" });
-    await users.update({ state: "ready" });
-
-    const property = async (sourceId: string, key: string, type: string, options: Record<string, string>, isArray = false) => {
-      const p = await Property.create({ key, type, sourceId, isArray });
-      await p.setOptions(options);
-      await p.update({ state: "ready" });
-      return p;
-    };
+    const { Source, Property, Schedule } = core();
+    const created = await usersTableSource(core(), db.appOptions);
+    app = created.app;
+    const { model, users } = created;
+    const property = (sourceId: string, key: string, type: string, options: Record<string, string>, isArray = false) => readyProperty(Property, { sourceId, key, type, options, isArray });
     await property(users.id, "email", "string", { column: "email", aggregationMethod: "exact" });
     await property(users.id, "signup", "date", { column: "signup", aggregationMethod: "exact" });
     await property(users.id, "score", "float", { column: "score", aggregationMethod: "exact" });
 
     // opted in: the query source maps to the model's primary key
-    const batched = await Source.create({ name: "batched queries", type: "postgres-import-query", appId: (app as unknown as { id: string }).id, modelId: model.id });
+    const batched = await Source.create({ name: "batched queries", type: "postgres-import-query", appId: created.app.id, modelId: model.id });
     await batched.setMapping({ id: "userId" });
     await batched.update({ state: "ready" });
     for (const q of QUERIES) properties[q.key] = await property(batched.id, q.key, q.type, { query: q.query }, q.isArray ?? false);

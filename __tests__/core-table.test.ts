@@ -1,6 +1,8 @@
 import { helper } from "./support/core";
-import { freshDatabase, sql } from "./support/db";
+import { freshDatabase, sql, usersAndPurchasesSql } from "./support/db";
 import { recordsByKey, runScheduleInCore } from "./support/coreRuns";
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { readyProperty, usersTableSource } = require("./support/coreModels");
 
 // the real @grouparoo/core 0.9.0 runs a schedule over a table with this plugin
 helper.grouparooTestServer({ truncate: true, enableTestPlugin: false });
@@ -18,37 +20,11 @@ describe("postgres-import-table through the real core 0.9.0", () => {
   beforeAll(async () => {
     const db = await freshDatabase("gpp_core_table");
     url = db.url;
-    await sql(
-      url,
-      `CREATE TABLE users (id int PRIMARY KEY, email text, first_name text, updated_at timestamptz);
-       INSERT INTO users SELECT i, 'u' || i || '@example.com', 'Name' || i,
-         CASE WHEN i <= 5 THEN NULL WHEN i <= 105 THEN timestamptz '2024-02-01' ELSE timestamptz '2024-01-01' + i * interval '1 minute' END
-         FROM generate_series(1, ${USERS}) i;
-       CREATE TABLE purchases (id serial PRIMARY KEY, user_id int, amount numeric(10,2), state text, created_at timestamptz);
-       INSERT INTO purchases (user_id, amount, state, created_at)
-         SELECT 1 + (i % 50), i, CASE WHEN i % 4 = 0 THEN 'refunded' ELSE 'paid' END, timestamptz '2024-01-01' + i * interval '1 hour'
-         FROM generate_series(1, 400) i;`
-    );
+    await sql(url, usersAndPurchasesSql({ users: USERS, nullUntil: 5, tiedUntil: 105, firstName: true, purchases: 400, buyers: 50 }));
 
-    const { App, GrouparooModel, Source, Property, Schedule } = core();
-    const app = await App.create({ name: "warehouse", type: "postgres" });
-    await app.setOptions(db.appOptions);
-    await app.update({ state: "ready" });
-    const model = await GrouparooModel.create({ name: "Users", type: "profile" });
-
-    const users = await Source.create({ name: "users", type: "postgres-import-table", appId: app.id, modelId: model.id });
-    await users.setOptions({ table: "users" });
-    await users.bootstrapUniqueProperty({ key: "userId", type: "integer", mappedColumn: "id" });
-    await users.setMapping({ id: "userId" });
-    await users.update({ state: "ready" });
-
-    const property = async (sourceId: string, key: string, type: string, options: Record<string, string>, filters: unknown[] = []) => {
-      const p = await Property.create({ key, type, sourceId });
-      await p.setOptions(options);
-      if (filters.length) await p.setFilters(filters);
-      await p.update({ state: "ready" });
-      return p;
-    };
+    const { Source, Property, Schedule } = core();
+    const { app, model, users } = await usersTableSource(core(), db.appOptions);
+    const property = (sourceId: string, key: string, type: string, options: Record<string, string>, filters: unknown[] = []) => readyProperty(Property, { sourceId, key, type, options, filters });
     await property(users.id, "email", "email", { column: "email", aggregationMethod: "exact" });
     await property(users.id, "firstName", "string", { column: "first_name", aggregationMethod: "exact" });
 

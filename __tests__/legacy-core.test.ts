@@ -1,6 +1,6 @@
 import { execFile } from "child_process";
 import path from "path";
-import { freshDatabase, sql } from "./support/db";
+import { freshDatabase, sql, usersAndPurchasesSql } from "./support/db";
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { prepareLegacyApp } = require("../scripts/legacy-core");
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -17,17 +17,7 @@ describe("a profile-era Grouparoo app (core 0.5.1)", () => {
     const legacyDir = prepareLegacyApp();
     const db = await freshDatabase("gpp_legacy_source");
     sourceUrl = db.url;
-    await sql(
-      sourceUrl,
-      `CREATE TABLE users (id int PRIMARY KEY, email text, updated_at timestamptz);
-       INSERT INTO users SELECT i, 'u' || i || '@example.com',
-         CASE WHEN i <= 4 THEN NULL WHEN i <= 104 THEN timestamptz '2024-02-01' ELSE timestamptz '2024-01-01' + i * interval '1 minute' END
-         FROM generate_series(1, ${USERS}) i;
-       CREATE TABLE purchases (id serial PRIMARY KEY, user_id int, amount numeric(10,2), state text, created_at timestamptz);
-       INSERT INTO purchases (user_id, amount, state, created_at)
-         SELECT 1 + (i % 20), i, CASE WHEN i % 4 = 0 THEN 'refunded' ELSE 'paid' END, timestamptz '2024-01-01' + i * interval '1 hour'
-         FROM generate_series(1, 200) i;`
-    );
+    await sql(sourceUrl, usersAndPurchasesSql({ users: USERS, nullUntil: 4, tiedUntil: 104, firstName: false, purchases: 200, buyers: 20 }));
     // spec-helper 0.3.3 cannot truncate a 0.5 core: a fresh core database every run
     const coreUrl: string = await createDatabase(process.env.TEST_PG_URL, "gpp_legacy_core");
     const output = await new Promise<string>((resolve, reject) => {

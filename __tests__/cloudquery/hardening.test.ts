@@ -4,7 +4,7 @@ import * as grpc from "@grpc/grpc-js";
 import { redact } from "../../src/postgres/errors";
 import { FileCursorStore } from "../../src/cloudquery/state";
 import { freshDatabase, sql } from "../support/db";
-import { call, init, removeTemporaryFolders, RunningPlugin, rowsOf, startPlugin, stopDecoder, sync, v3 } from "./support/plugin";
+import { call, init, removeTemporaryFolders, RunningPlugin, rowsOf, specFor, startPlugin, stopDecoder, sync, v3 } from "./support/plugin";
 
 /**
  * What an adversarial review broke in the CloudQuery host, against a real server through the
@@ -129,7 +129,7 @@ describe("connection_string never echoes its text, and reads values as libpq doe
 
 describe("table globs are matched in linear time", () => {
   test("*a*a*a*a*a*a*a*b against a 63-character name answers within the call's deadline", async () => {
-    await init(plugin, { ...base(), host: connection.host, port: Number(connection.port), database: connection.database, user: connection.user, password: connection.password });
+    await init(plugin, specFor(connection, { state_file: null }));
     // a backtracking RegExp took about 30 s here and blocked every other call meanwhile
     const answer = await call<{ tables: Uint8Array[] }>(plugin, "GetTables", new v3.GetTables.Request({ tables: ["*a*a*a*a*a*a*a*b", "*a?c", "code*"] }), 10000);
     expect(answer.tables).toHaveLength(2); // LONG_NAME (by *a?c) and codes
@@ -139,17 +139,11 @@ describe("table globs are matched in linear time", () => {
 describe("the plugin's own SQL never resolves through a schema a user can write", () => {
   test("COPY keyset pages on a varchar key, and an incremental read from a saved cursor, never call public.=(varchar, varchar)", async () => {
     const stateFile = path.join(plugin.cwd, "hostile-state.json");
-    const spec = {
-      host: connection.host,
-      port: Number(connection.port),
-      database: connection.database,
-      user: connection.user,
-      password: connection.password,
-      sslmode: "disable",
+    const spec = specFor(connection, {
       batch_size: 1, // pages of 5 rows: every page after the first compares keys
       state_file: stateFile,
       table_options: { codes: { incremental_column: "updated_at" } },
-    };
+    });
     await init(plugin, { ...spec, table_options: {}, state_file: null });
     const whole = await sync(plugin, { tables: ["codes"] });
     expect(whole.errors).toEqual([]);
@@ -192,16 +186,7 @@ describe("the state file", () => {
     fs.writeFileSync(file, JSON.stringify(content));
     await expect(new FileCursorStore(file).get("k")).rejects.toThrow(problem);
     await expect(new FileCursorStore(file).get("k")).rejects.toThrow(`the state file ${file} is not this plugin's state`);
-    await init(plugin, {
-      host: connection.host,
-      port: Number(connection.port),
-      database: connection.database,
-      user: connection.user,
-      password: connection.password,
-      sslmode: "disable",
-      state_file: file,
-      table_options: { codes: { incremental_column: "updated_at" } },
-    });
+    await init(plugin, specFor(connection, { state_file: file, table_options: { codes: { incremental_column: "updated_at" } } }));
     const result = await sync(plugin, { tables: ["codes"] });
     const said = JSON.stringify([result.errors, result.failure?.details]);
     expect(said).toContain(`the state file ${file} is not this plugin's state`);

@@ -3,7 +3,7 @@ import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
 import { Client } from "pg";
 import { freshDatabase, sql } from "../support/db";
-import { call, decodeArrow, getVersions, init, removeTemporaryFolders, RunningPlugin, rowsOf, startPlugin, stopDecoder, sync, v3 } from "./support/plugin";
+import { call, decodeArrow, getVersions, init, removeTemporaryFolders, RunningPlugin, rowsOf, specFor, startPlugin, stopDecoder, sync, v3 } from "./support/plugin";
 
 /**
  * The CloudQuery source plugin end to end, as the CloudQuery CLI drives it: the package's bin serves
@@ -63,7 +63,7 @@ const FIXTURE = `
 `;
 
 function spec(extra: Record<string, unknown> = {}) {
-  return { host: connection.host, port: Number(connection.port), database: connection.database, user: connection.user, password: connection.password, sslmode: "disable", ...extra };
+  return specFor(connection, extra);
 }
 
 function statusOf(promise: Promise<unknown>): Promise<grpc.ServiceError> {

@@ -6,6 +6,7 @@
 
 const path = require("path");
 const { createRequire } = require("module");
+const { readyProperty } = require("../support/coreModels");
 
 const LEGACY_DIR = process.env.LEGACY_DIR;
 const appOptions = JSON.parse(process.env.LEGACY_APP_OPTIONS);
@@ -103,13 +104,7 @@ async function main() {
   await users.setMapping({ id: "userId" });
   await users.update({ state: "ready" });
 
-  const property = async (sourceId, key, type, options, filters = []) => {
-    const p = await Property.create({ key, type, sourceId });
-    await p.setOptions(options);
-    if (filters.length) await p.setFilters(filters);
-    await p.update({ state: "ready" });
-    return p;
-  };
+  const property = (sourceId, key, type, options, filters = []) => readyProperty(Property, { sourceId, key, type, options, filters });
   await property(users.id, "email", "email", { column: "email", aggregationMethod: "exact" });
 
   const purchases = await Source.create({ name: "purchases", type: "postgres-table-import", appId: app.id });

@@ -28,6 +28,11 @@ export function buildPackage(): string {
   return folder;
 }
 
+/** The plugin's spec that reaches the database of these App options (plain TCP), with `extra` over it. */
+export function specFor(appOptions: Record<string, string>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { host: appOptions.host, port: Number(appOptions.port), database: appOptions.database, user: appOptions.user, password: appOptions.password, sslmode: "disable", ...extra };
+}
+
 const temporaryFolders: string[] = [];
 
 /** Removes the build and the plugins' working folders (call in afterAll). */
