@@ -3,7 +3,7 @@ import { postgresTableConnection } from "../src/connections/tableImport";
 import { describeRelations, openConnection, PostgresConnection } from "../src/postgres";
 import { testApp } from "./support/app";
 import { freshDatabase, sql } from "./support/db";
-import { recordingHost } from "./support/runs";
+import { FakeHost } from "./support/fakeHost";
 
 /**
  * One catalog for every host: the App's Test, the table source's dropdown and the CloudQuery catalog
@@ -11,7 +11,7 @@ import { recordingHost } from "./support/runs";
  */
 
 const app = buildPostgresApp(() => {});
-const table = postgresTableConnection(recordingHost().host);
+const table = postgresTableConnection(new FakeHost());
 let ownerOptions: Record<string, string>;
 let readerOptions: Record<string, string>;
 let reader: PostgresConnection;

@@ -20,7 +20,8 @@
 
 const path = require("path");
 const { Client, types } = require("pg");
-const { parseArgs, ROOT } = require("./lib");
+const { parseArgs } = require("../scripts/lib/args");
+const { ROOT } = require("./lib");
 const { Flight } = require(path.join(ROOT, "dist", "postgres", "flight.js"));
 
 const opts = parseArgs(process.argv.slice(2), { queries: 3000, repeat: 5, database: "gpp_bench_query_flight" });
