@@ -23,7 +23,7 @@ const DEFAULT_USERS = 500;
 const PLUGIN_ROOT = path.join(__dirname, "..");
 
 function parseArgs(argv) {
-  const args = parseOptions(argv, { users: 10000, purchases: undefined, url: process.env.DEMO_SOURCE_URL, config: undefined, changes: 25, help: false }, { numbers: ["purchases"] });
+  const args = parseOptions(argv, { users: DEFAULT_USERS, purchases: undefined, url: process.env.DEMO_SOURCE_URL, config: undefined, changes: 25, help: false }, { numbers: ["purchases"] });
   if (args.config) args.config = path.resolve(args.config);
   if (!Number.isInteger(args.users) || args.users < 1) throw new Error("--users must be a whole number above 0");
   if (args.purchases === undefined) args.purchases = args.users * 10;
@@ -170,7 +170,7 @@ function whereTheTimeWent(label, run) {
 
 async function main() {
   // the default size goes first, so that a --users given on the command line overrides it
-  const args = parseArgs(["--users", String(DEFAULT_USERS), ...process.argv.slice(2)]);
+  const args = parseArgs(process.argv.slice(2));
   if (args.help) return console.log(HELP);
   const demoStarted = Date.now();
   const phases = [];
