@@ -11,6 +11,7 @@
 
 const fs = require("fs");
 const path = require("path");
+const { Client } = require("pg");
 
 const ROOT = path.join(__dirname, "..");
 
@@ -124,4 +125,18 @@ async function buildPurchases(client, rows, users) {
   await client.query(`VACUUM ANALYZE purchases`);
 }
 
-module.exports = { ROOT, appOptionsFrom, loadOurs, loadOriginal, ImportCounter, buildPurchases };
+/** A fresh database `database` on the server at `serverUrl` holding buildPurchases' table; returns its URL. */
+async function purchasesDatabase(serverUrl, database, rows, users) {
+  const { createDatabase } = require(path.join(ROOT, "scripts", "postgres-server.js"));
+  const url = await createDatabase(serverUrl, database);
+  const admin = new Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await buildPurchases(admin, rows, users);
+  } finally {
+    await admin.end();
+  }
+  return url;
+}
+
+module.exports = { ROOT, appOptionsFrom, loadOurs, loadOriginal, ImportCounter, buildPurchases, purchasesDatabase };

@@ -21,7 +21,7 @@
 const path = require("path");
 const { Client, types } = require("pg");
 const { parseArgs } = require("../scripts/lib/args");
-const { ROOT } = require("./lib");
+const { ROOT, purchasesDatabase } = require("./lib");
 const { Flight } = require(path.join(ROOT, "dist", "postgres", "flight.js"));
 
 const opts = parseArgs(process.argv.slice(2), { queries: 3000, repeat: 5, database: "gpp_bench_query_flight" });
@@ -69,16 +69,10 @@ const designs = {
 };
 
 async function main() {
-  const { serverFromEnvironmentOrEmbedded, createDatabase } = require(path.join(ROOT, "scripts", "postgres-server.js"));
+  const { serverFromEnvironmentOrEmbedded } = require(path.join(ROOT, "scripts", "postgres-server.js"));
   const server = await serverFromEnvironmentOrEmbedded();
   try {
-    const url = await createDatabase(server.url, opts.database);
-    const admin = new Client({ connectionString: url });
-    await admin.connect();
-    await admin.query(`DROP TABLE IF EXISTS purchases;
-      CREATE TABLE purchases AS SELECT i AS id, i % 110000 AS user_id, (i % 97)::numeric(10,2) AS amount FROM generate_series(1, 500000) i;
-      CREATE INDEX ON purchases (user_id); ANALYZE purchases;`);
-    await admin.end();
+    const url = await purchasesDatabase(server.url, opts.database, 500000, 100000);
     const u = new URL(url);
     const { openConnection } = require(path.join(ROOT, "dist", "postgres"));
     plugin = openConnection({ host: u.hostname, port: u.port, database: opts.database, user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), sslmode: "disable", pool_size: "1" });

@@ -16,7 +16,7 @@
 const path = require("path");
 const { Client } = require("pg");
 const { parseArgs } = require("../scripts/lib/args");
-const { ROOT } = require("./lib");
+const { ROOT, purchasesDatabase } = require("./lib");
 
 const opts = parseArgs(process.argv.slice(2), { queries: 1000, repeat: 3, database: "gpp_bench_session_reset" });
 // a new connection per query (SCRAM authentication each time) is far slower: a tenth of the queries
@@ -59,16 +59,10 @@ const designs = {
 };
 
 async function main() {
-  const { serverFromEnvironmentOrEmbedded, createDatabase } = require(path.join(ROOT, "scripts", "postgres-server.js"));
+  const { serverFromEnvironmentOrEmbedded } = require(path.join(ROOT, "scripts", "postgres-server.js"));
   const server = await serverFromEnvironmentOrEmbedded();
   try {
-    const url = await createDatabase(server.url, opts.database);
-    const admin = new Client({ connectionString: url });
-    await admin.connect();
-    await admin.query(`DROP TABLE IF EXISTS purchases;
-      CREATE TABLE purchases AS SELECT i AS id, i % 1000 AS user_id, (i % 97)::numeric(10,2) AS amount FROM generate_series(1, 100000) i;
-      CREATE INDEX ON purchases (user_id); ANALYZE purchases;`);
-    await admin.end();
+    const url = await purchasesDatabase(server.url, opts.database, 100000, 1000);
     const times = Object.fromEntries(Object.keys(designs).map((name) => [name, []]));
     for (let run = 0; run < opts.repeat; run++) {
       for (const [name, step] of Object.entries(designs)) {
