@@ -94,6 +94,20 @@ describe("secrets are never shown by logging or serializing", () => {
     expect(spec.settings.password).toBe(PASSWORD);
   });
 
+  test("a spec that is not valid JSON is refused without echoing its text (a password typed unquoted)", () => {
+    const messageOf = (text: string): string => {
+      try {
+        parseSpec(text);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return "parsed";
+    };
+    // the parser quotes the text around an unexpected token
+    expect(messageOf(`{"database": "shop", "password": ${PASSWORD}}`)).toBe("the spec is not valid JSON");
+    expect(messageOf(`{"password": "${PASSWORD}",}`)).toBe("the spec is not valid JSON (at character 37)");
+  });
+
   test("a connection with every secret (its SSH tunnel not yet open) shows none", async () => {
     const connection = openConnection({ database: "shop", ...secretOptions });
     try {

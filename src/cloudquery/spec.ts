@@ -216,7 +216,9 @@ export function parseSpec(specJson: string | Uint8Array): Spec {
   try {
     raw = text.trim() === "" ? {} : JSON.parse(text);
   } catch (error) {
-    throw new SpecError(`the spec is not valid JSON: ${errorMessage(error)}`);
+    // the parser's message may quote the text, and the text may hold a password: only its position is kept
+    const position = /at position (\d+)/.exec(errorMessage(error))?.[1];
+    throw new SpecError(`the spec is not valid JSON${position === undefined ? "" : ` (at character ${Number(position) + 1})`}`);
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new SpecError("the spec must be a JSON object");
   const check = validate();
