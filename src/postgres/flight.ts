@@ -46,7 +46,7 @@ export interface FlightResult {
 interface ProtocolConnection {
   parse(query: { text: string; name: string; types: number[] }): void;
   close(message: { type: "S"; name: string }): void;
-  bind(config: { portal: string; statement: string; values: unknown[]; valueMapper: (value: unknown) => unknown }): void;
+  bind(config: { portal: string; statement: string; values: unknown[] }): void;
   describe(message: { type: "P"; name: string }): void;
   execute(config: { portal: string; rows: number }): void;
   sync(): void;
@@ -85,21 +85,25 @@ export class Flight {
   private readonly described: unknown[][];
 
   submit(connection: ProtocolConnection): Error | null {
+    let values: unknown[][];
+    try {
+      // before anything is written: a value that cannot be serialized fails the flight unsent
+      values = this.statements.map((statement) => (statement.values ?? []).map((value) => prepareValue(value)));
+    } catch (error) {
+      return error as Error;
+    }
     // one write for the whole flight where the socket allows it
     connection.stream.cork();
     try {
       for (const name of this.close) connection.close({ type: "S", name });
-      for (const statement of this.statements) {
+      this.statements.forEach((statement, i) => {
         const name = statement.name ?? "";
         if (!(statement.parsed && name)) connection.parse({ text: statement.text, name, types: [] });
-        connection.bind({ portal: "", statement: name, values: statement.values ?? [], valueMapper: prepareValue });
+        connection.bind({ portal: "", statement: name, values: values[i] });
         if (statement.rows !== false && !statement.fields) connection.describe({ type: "P", name: "" });
         connection.execute({ portal: "", rows: 0 });
-      }
+      });
       connection.sync();
-    } catch (error) {
-      // a value that cannot be serialized: nothing was sent yet that the server would run
-      return error as Error;
     } finally {
       process.nextTick(() => connection.stream.uncork());
     }

@@ -119,8 +119,9 @@ async function endUserTransaction(client: PoolClient, statements: SessionStateme
  * statement it had dropped.
  */
 function isStaleStatement(error: unknown): boolean {
-  const code = (error as { code?: string })?.code;
-  return (code === "0A000" && /cached plan must not change result type/.test(errorMessage(error))) || (code === "26000" && /"gpp_s\d+"/.test(errorMessage(error)));
+  // the server's routine, like the code, is never translated (the message is, by lc_messages)
+  const { code, routine } = (error ?? {}) as { code?: string; routine?: string };
+  return (code === "0A000" && routine === "RevalidateCachedQuery") || (code === "26000" && routine === "FetchPreparedStatement");
 }
 
 /** Runs a flight (see flight.ts) on a checked-out client. */
