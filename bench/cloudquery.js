@@ -22,37 +22,17 @@ const fs = require("fs");
 const os = require("os");
 const path = require("path");
 const { spawn, execFileSync } = require("child_process");
-const { Client } = require("pg");
 const grpc = require("@grpc/grpc-js");
 const { pluginV3 } = require("@cloudquery/plugin-pb-javascript");
 const { serverFromEnvironmentOrEmbedded, createDatabase, freePort } = require("../scripts/postgres-server");
 const { parseArgs } = require("../scripts/lib/args");
 const { buildPackage } = require("../scripts/lib/package-build");
+const { ensureSyncTable } = require("./lib");
 
 const ROOT = path.join(__dirname, "..");
 const v3 = pluginV3.cloudquery.plugin.v3;
 const COMMAND = "node bench/cloudquery.js";
 
-async function ensureTable(url, name, rows) {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    const exists = await client.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname = $1`, [name]);
-    if (exists.rows[0].n === 1 && (await client.query(`SELECT count(*)::int AS n FROM ${name}`)).rows[0].n === rows) return;
-    process.stderr.write(`creating ${name} (${rows} rows)...\n`);
-    await client.query(`DROP TABLE IF EXISTS ${name}`);
-    await client.query(`CREATE TABLE ${name} (id int8 PRIMARY KEY, amount numeric(12, 2), score float8, name text, created_at timestamptz, active bool)`);
-    await client.query(
-      `INSERT INTO ${name}
-       SELECT i, (i % 100000) / 100.0 + 0.01, i / 7.0, 'customer ' || i || ' of the benchmark', '2024-01-01T00:00:00Z'::timestamptz + i * interval '1 second', i % 3 = 0
-         FROM generate_series(1, $1) i`,
-      [rows]
-    );
-    await client.query(`VACUUM ANALYZE ${name}`);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Peak resident memory of a running process, in MB (Linux: VmHWM). */
 function peakRssMb(pid) {
@@ -193,9 +173,9 @@ async function main() {
     const main = `bench_${options.rows}`;
     const large = `bench_${options.rowsLarge}`;
     const small = `bench_${options.sdkRows}`;
-    await ensureTable(url, main, options.rows);
-    await ensureTable(url, large, options.rowsLarge);
-    await ensureTable(url, small, options.sdkRows);
+    await ensureSyncTable(url, main, options.rows);
+    await ensureSyncTable(url, large, options.rowsLarge);
+    await ensureSyncTable(url, small, options.sdkRows);
 
     const results = [];
     const psql = psqlCopy(url, main, options.rows);

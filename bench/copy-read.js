@@ -22,6 +22,7 @@ const { execFileSync } = require("child_process");
 const { Client } = require("pg");
 const { parseArgs } = require("../scripts/lib/args");
 const { writeJson, machine, loadNote, commandLine } = require("./report");
+const { ensureSyncTable } = require("./lib");
 
 const ROOT = path.join(__dirname, "..");
 const TABLE = "copy_read_bench";
@@ -41,35 +42,6 @@ function copyStreams() {
   }
 }
 
-async function ensureTable(url, rows) {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    const exists = await client.query(
-      `SELECT count(*)::int AS n FROM pg_class WHERE relname = $1`,
-      [TABLE]
-    );
-    if (
-      exists.rows[0].n === 1 &&
-      (await client.query(`SELECT count(*)::int AS n FROM ${TABLE}`)).rows[0]
-        .n === rows
-    )
-      return;
-    await client.query(`DROP TABLE IF EXISTS ${TABLE}`);
-    await client.query(
-      `CREATE TABLE ${TABLE} (id int8 PRIMARY KEY, amount numeric(12, 2), score float8, name text, created_at timestamptz, active bool)`
-    );
-    await client.query(
-      `INSERT INTO ${TABLE}
-       SELECT i, (i % 100000) / 100.0 + 0.01, i / 7.0, 'customer ' || i || ' of the benchmark', '2024-01-01T00:00:00Z'::timestamptz + i * interval '1 second', i % 3 = 0
-         FROM generate_series(1, $1) i`,
-      [rows]
-    );
-    await client.query(`VACUUM ANALYZE ${TABLE}`);
-  } finally {
-    await client.end();
-  }
-}
 
 /** The bench table as the plugin sees it: its SourceTable, Arrow schema and a BatchBuilder. */
 async function batchBuilder() {
@@ -345,7 +317,7 @@ async function main() {
   const server = await serverFromEnvironmentOrEmbedded();
   try {
     const url = await createDatabase(server.url, "gpp_bench_copy_read");
-    await ensureTable(url, rowsWanted);
+    await ensureSyncTable(url, TABLE, rowsWanted);
     const out = {
       command: commandLine(),
       machine: machine(),

@@ -139,4 +139,26 @@ async function purchasesDatabase(serverUrl, database, rows, users) {
   return url;
 }
 
-module.exports = { ROOT, appOptionsFrom, loadOurs, loadOriginal, ImportCounter, buildPurchases, purchasesDatabase };
+/** The CloudQuery benches' table of 6 mixed columns (int8, numeric, float8, text, timestamptz, bool), `rows` rows; kept when it is there already. */
+async function ensureSyncTable(url, name, rows) {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const exists = await client.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname = $1`, [name]);
+    if (exists.rows[0].n === 1 && (await client.query(`SELECT count(*)::int AS n FROM ${name}`)).rows[0].n === rows) return;
+    process.stderr.write(`creating ${name} (${rows} rows)...\n`);
+    await client.query(`DROP TABLE IF EXISTS ${name}`);
+    await client.query(`CREATE TABLE ${name} (id int8 PRIMARY KEY, amount numeric(12, 2), score float8, name text, created_at timestamptz, active bool)`);
+    await client.query(
+      `INSERT INTO ${name}
+       SELECT i, (i % 100000) / 100.0 + 0.01, i / 7.0, 'customer ' || i || ' of the benchmark', '2024-01-01T00:00:00Z'::timestamptz + i * interval '1 second', i % 3 = 0
+         FROM generate_series(1, $1) i`,
+      [rows]
+    );
+    await client.query(`VACUUM ANALYZE ${name}`);
+  } finally {
+    await client.end();
+  }
+}
+
+module.exports = { ensureSyncTable, ROOT, appOptionsFrom, loadOurs, loadOriginal, ImportCounter, buildPurchases, purchasesDatabase };
